@@ -1,0 +1,139 @@
+"""Atomic, pickle-free file I/O shared by every module.
+
+Every write goes to a temporary file in the destination directory and is moved into place with
+``os.replace``, so a killed process never leaves a half-written file under the final name.
+Weights are stored as safetensors and configs as JSON: loading never executes code.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+
+def _tmp_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it onto ``path``, else delete it."""
+    path = Path(path)
+    tmp = _tmp_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot serialise {type(o).__name__} to JSON")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file, with an error that names the file when it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e}); the file is corrupt or foreign") from e
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Save an array as ``.npy`` atomically (never pickled)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+
+def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
+    """Load a ``.npy`` file without allowing pickled objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except ValueError as e:
+        raise ValueError(f"{path}: not a plain numeric .npy array ({e})") from e
+
+
+def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],
+                     metadata: Mapping[str, str] | None = None) -> None:
+    """Save a dict of torch tensors or numpy arrays as safetensors, atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    flat = {k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v)
+            .detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(flat, str(tmp), metadata=dict(metadata or {}))
+
+
+def load_safetensors(path: str | os.PathLike) -> dict:
+    """Load a safetensors file into torch tensors; a truncated or foreign file raises ValueError."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises its own SafetensorError on bad headers
+        raise ValueError(f"{path}: not a readable safetensors file ({e}); truncated or foreign") from e
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the block's duration.
+
+    Used so two processes filling the same cache entry do not race.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
+    """Move a fully written ``tmp_dir`` onto ``final_dir`` (replacing an older one)."""
+    final_dir = Path(final_dir)
+    if final_dir.exists():
+        old = final_dir.with_name(final_dir.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final_dir, old)
+        os.replace(tmp_dir, final_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp_dir, final_dir)
