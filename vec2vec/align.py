@@ -1,0 +1,963 @@
+"""Representation-alignment ("Platonic representation") metrics between two embedders, at scale.
+
+Every metric takes two *paired* arrays ``X [n, d1]`` and ``Y [n, d2]`` (row i of both describes the
+same text; the dimensions may differ) and returns a float. Definitions are given exactly in each
+function's docstring, with the paper it comes from.
+
+Scale (why the code looks the way it does):
+
+* k-nearest neighbours are exact cosine neighbours from a faiss flat inner-product index on
+  L2-normalised rows, searched in query batches: memory O(n k), never an n x n matrix.
+* linear CKA, SVCCA and the Procrustes distance only need feature-space products ``X^T Y`` (d1 x d2),
+  accumulated in float64 over row chunks: memory O(d1 d2 + chunk d), never n x n.
+* RBF CKA and RSA need n x n kernels by definition: above ``max_n`` rows they use a seeded random
+  subsample of ``max_n`` paired rows (the same rows in both spaces) and say so in ``describe()``.
+
+Permutation null: shuffling the pairing (rows of Y) destroys any correspondence while keeping each
+space's geometry. Each metric is split into a per-space ``prepare`` step (neighbour lists, centred
+features, kernels) and a cheap ``score(state_x, state_y, perm)`` step, so the null distribution of
+kNN metrics costs O(n k) per permutation instead of a new neighbour search.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from vec2vec.validation import check_paired, check_vectors
+
+#: rows per chunk when feature-space products are accumulated in float64
+_CHUNK = 8192
+
+
+# --------------------------------------------------------------------------------------------
+# input checks and small helpers
+# --------------------------------------------------------------------------------------------
+
+def _check_pair(X, Y, min_rows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a paired couple of arrays -> float32 ``[n, d1]``, ``[n, d2]``."""
+    X = check_vectors(X, "X", min_rows=1)
+    Y = check_vectors(Y, "Y", min_rows=1)
+    check_paired(X, Y)
+    if len(X) < min_rows:
+        raise ValueError(f"X, Y: need at least {min_rows} paired rows for this metric, got {len(X)}")
+    return X, Y
+
+
+def _check_k(k: int, n: int) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if n <= k:
+        raise ValueError(f"k={k} neighbours need more than k rows (self is excluded), got n={n}")
+    return int(k)
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, float32; all-zero rows stay zero (cosine 0 to everything)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return np.ascontiguousarray(X / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def _subsample(n: int, max_n: int | None, seed: int) -> np.ndarray | None:
+    """Sorted indices of a seeded subsample of ``max_n`` rows, or None when n <= max_n."""
+    if max_n is None or n <= max_n:
+        return None
+    if max_n < 4:
+        raise ValueError(f"max_n must be at least 4, got {max_n}")
+    return np.sort(np.random.default_rng(seed).choice(n, size=max_n, replace=False))
+
+
+def _inverse(perm: np.ndarray) -> np.ndarray:
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    return inv
+
+
+# --------------------------------------------------------------------------------------------
+# exact cosine kNN (faiss, batched)
+# --------------------------------------------------------------------------------------------
+
+def knn(X, k: int = 10, batch: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine k-nearest neighbours of every row among the *other* rows.
+
+    Args:
+        X: ``[n, d]`` vectors (any norm; rows are L2-normalised first).
+        k: neighbours per row, ``k < n``.
+        batch: query rows per faiss call (bounds the result buffers).
+    Returns:
+        ``idx [n, k]`` int64 neighbour row numbers, most similar first, self excluded;
+        ``sim [n, k]`` float32 their cosine similarities.
+    Memory O(n d + n k); faiss ``IndexFlatIP`` computes exact inner products blockwise (BLAS).
+    """
+    import faiss
+
+    X = check_vectors(X, "X")
+    n = len(X)
+    k = _check_k(k, n)
+    Xn = _unit_rows(X)
+    index = faiss.IndexFlatIP(Xn.shape[1])
+    index.add(Xn)
+    idx = np.empty((n, k), dtype=np.int64)
+    sim = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, batch):
+        stop = min(n, start + batch)
+        D, I = index.search(Xn[start:stop], k + 1)
+        # Drop self. With duplicate rows self may not come first (ties), so look for it; when it
+        # is absent from the k+1 hits (more than k exact duplicates) drop the last hit instead.
+        is_self = I == np.arange(start, stop)[:, None]
+        keep = ~is_self
+        keep[~is_self.any(axis=1), -1] = False
+        idx[start:stop] = I[keep].reshape(stop - start, k)
+        sim[start:stop] = D[keep].reshape(stop - start, k)
+    return idx, sim
+
+
+def _permute_neighbours(idx: np.ndarray, perm: np.ndarray | None) -> np.ndarray:
+    """Neighbour lists of ``Y[perm]`` from those of ``Y``: relabel instead of searching again."""
+    if perm is None:
+        return idx
+    return _inverse(perm)[idx[perm]]
+
+
+def _overlap(idx_a: np.ndarray, idx_b: np.ndarray) -> np.ndarray:
+    """``[n, k, k]`` bool: ``out[i, p, q]`` is True when ``idx_a[i, p] == idx_b[i, q]``."""
+    return idx_a[:, :, None] == idx_b[:, None, :]
+
+
+# --------------------------------------------------------------------------------------------
+# per-space statistics (computed once per space, reused by every metric and permutation)
+# --------------------------------------------------------------------------------------------
+
+class Space:
+    """Lazily computed statistics of one embedding space ``X [n, d]`` used by the metrics.
+
+    Args:
+        X: ``[n, d]`` vectors.
+        k: neighbours for kNN metrics. ``max_n``/``seed``: subsample for n x n metrics
+        (RBF CKA, RSA); two spaces compared must share ``n``, ``max_n`` and ``seed``.
+        sigma: RBF bandwidth as a fraction of the median pairwise Euclidean distance.
+    """
+
+    def __init__(self, X, k: int = 10, max_n: int | None = 2000, seed: int = 0,
+                 sigma: float = 1.0, name: str = "X"):
+        self.X = check_vectors(X, name)
+        self.n, self.d = self.X.shape
+        self.k, self.max_n, self.seed, self.sigma, self.name = k, max_n, seed, sigma, name
+        self._cache: dict[str, Any] = {}
+
+    def _get(self, key: str, fn: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    # kNN ------------------------------------------------------------------------------------
+    def neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(idx [n,k], sim [n,k])`` exact cosine neighbours, self excluded."""
+        return self._get("knn", lambda: knn(self.X, self.k))
+
+    def row_mean_sim(self) -> np.ndarray:
+        """``[n]`` float64: mean cosine similarity of row i to the other n-1 rows."""
+        def f():
+            U = _unit_rows(self.X).astype(np.float64)
+            total = U.sum(axis=0)
+            self_sim = np.einsum("ij,ij->i", U, U)  # 1, or 0 for an all-zero row
+            return (U @ total - self_sim) / (self.n - 1)
+        return self._get("rowmean", f)
+
+    # centred features -----------------------------------------------------------------------
+    def centred(self) -> np.ndarray:
+        """``[n, d]`` float32 column-centred features (mean taken in float64)."""
+        def f():
+            mean = self.X.mean(axis=0, dtype=np.float64)
+            out = np.empty_like(self.X)
+            for s in range(0, self.n, _CHUNK):  # chunked: no n x d float64 copy
+                out[s:s + _CHUNK] = self.X[s:s + _CHUNK].astype(np.float64) - mean
+            return out
+        return self._get("centred", f)
+
+    def gram(self) -> np.ndarray:
+        """``[d, d]`` float64 ``Xc^T Xc`` of the centred features."""
+        return self._get("gram", lambda: cross_product(self.centred(), self.centred()))
+
+    def sq_norms(self) -> np.ndarray:
+        """``[n]`` float64 squared norms of the centred rows (diagonal of the linear kernel)."""
+        def f():
+            Xc = self.centred()
+            return np.concatenate([np.einsum("ij,ij->i", c, c) for c in
+                                   (Xc[s:s + _CHUNK].astype(np.float64) for s in range(0, self.n, _CHUNK))])
+        return self._get("sqn", f)
+
+    def kernel_row_sums(self) -> np.ndarray:
+        """``[n]`` float64 row sums of the linear kernel with zeroed diagonal: ``Xc (Xc^T 1) - a``."""
+        def f():
+            Xc = self.centred()
+            total = Xc.sum(axis=0, dtype=np.float64)
+            return np.concatenate([Xc[s:s + _CHUNK].astype(np.float64) @ total
+                                   for s in range(0, self.n, _CHUNK)]) - self.sq_norms()
+        return self._get("ksum", f)
+
+    def top_directions(self, dim: int) -> np.ndarray:
+        """``[n, dim]`` orthonormal basis of the top-``dim`` principal subspace (left singular vectors)."""
+        def f():
+            if dim > min(self.d, self.n - 1):
+                raise ValueError(f"{self.name}: svcca dim={dim} exceeds min(d={self.d}, n-1={self.n - 1})")
+            evals, evecs = np.linalg.eigh(self.gram())
+            evals, evecs = evals[::-1][:dim], evecs[:, ::-1][:, :dim]
+            if evals[-1] <= 1e-12 * max(evals[0], 1e-300):
+                raise ValueError(f"{self.name}: rank below svcca dim={dim} (centred data is degenerate)")
+            U = (self.centred().astype(np.float64) @ evecs) / np.sqrt(evals)
+            # one QR pass removes the small loss of orthogonality from the eigh route
+            return np.linalg.qr(U)[0]
+        return self._get(f"svd{dim}", f)
+
+    # dense n x n statistics on a subsample ---------------------------------------------------
+    def sub_index(self) -> np.ndarray | None:
+        return _subsample(self.n, self.max_n, self.seed)
+
+    def _sub(self) -> np.ndarray:
+        idx = self.sub_index()
+        return (self.X if idx is None else self.X[idx]).astype(np.float64)
+
+    def rbf_kernel(self) -> np.ndarray:
+        """``[m, m]`` float64 RBF kernel on the (sub)sample, bandwidth ``sigma * median distance``."""
+        def f():
+            Z = self._sub()
+            sq = np.einsum("ij,ij->i", Z, Z)
+            D2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (Z @ Z.T), 0.0)
+            np.fill_diagonal(D2, 0.0)
+            iu = np.triu_indices(len(Z), 1)
+            med = float(np.median(np.sqrt(D2[iu])))
+            if med <= 0:
+                raise ValueError(f"{self.name}: median pairwise distance is 0; RBF bandwidth undefined")
+            bw = self.sigma * med
+            return np.exp(-D2 / (2.0 * bw * bw))
+        return self._get("rbf", f)
+
+    def rank_matrix(self) -> np.ndarray:
+        """``[m, m]`` float64 symmetric matrix of the ranks (average ties) of the upper-triangle
+        cosine similarities of the (sub)sample; zero diagonal."""
+        def f():
+            from scipy.stats import rankdata
+            U = _unit_rows(self._sub()).astype(np.float64)
+            S = U @ U.T
+            m = len(S)
+            iu = np.triu_indices(m, 1)
+            R = np.zeros((m, m))
+            R[iu] = rankdata(S[iu])
+            return R + R.T
+        return self._get("ranks", f)
+
+
+def cross_product(A: np.ndarray, B: np.ndarray, perm: np.ndarray | None = None,
+                  chunk: int = _CHUNK) -> np.ndarray:
+    """``A^T B[perm]`` (``[d1, d2]`` float64) accumulated over row chunks in float64.
+
+    Memory O(d1 d2 + chunk (d1 + d2)); ``A`` and ``B`` are ``[n, d1]``, ``[n, d2]``.
+    """
+    out = np.zeros((A.shape[1], B.shape[1]))
+    for s in range(0, len(A), chunk):
+        rows = slice(s, s + chunk)
+        b = B[rows] if perm is None else B[perm[rows]]
+        out += A[rows].astype(np.float64).T @ b.astype(np.float64)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# metric definitions: score functions on prepared spaces
+# --------------------------------------------------------------------------------------------
+
+def _s_mutual_knn(a: Space, b: Space, perm=None) -> float:
+    ia = a.neighbours()[0]
+    ib = _permute_neighbours(b.neighbours()[0], perm)
+    return float(_overlap(ia, ib).sum() / ia.size)
+
+
+def _s_jaccard_knn(a: Space, b: Space, perm=None) -> float:
+    ia = a.neighbours()[0]
+    ib = _permute_neighbours(b.neighbours()[0], perm)
+    m = _overlap(ia, ib).sum(axis=(1, 2))
+    k = ia.shape[1]
+    return float(np.mean(m / (2 * k - m)))
+
+
+def _s_cycle_knn(a: Space, b: Space, perm=None) -> float:
+    ia = a.neighbours()[0]
+    ib = _permute_neighbours(b.neighbours()[0], perm)
+    n = len(ia)
+    hit = np.zeros(n, dtype=bool)
+    # chunked so the [rows, k, k] gather stays small at n = 100k
+    for s in range(0, n, _CHUNK):
+        rows = np.arange(s, min(n, s + _CHUNK))
+        back = ia[ib[rows]]  # [rows, k, k]: A-neighbours of each B-neighbour j of i
+        hit[rows] = (back == rows[:, None, None]).any(axis=(1, 2))
+    return float(hit.mean())
+
+
+def _cknna_align(ia, sa, ma, ib, sb, mb) -> float:
+    """sum_i sum_{j in N_a(i) & N_b(i)} (K_ij - mu^K_i)(L_ij - mu^L_i) from neighbour lists."""
+    ov = _overlap(ia, ib)  # [n, k, k]
+    ca = (sa.astype(np.float64) - ma[:, None])[:, :, None]
+    cb = (sb.astype(np.float64) - mb[:, None])[:, None, :]
+    return float(np.sum(np.where(ov, ca * cb, 0.0)))
+
+
+def _s_cknna(a: Space, b: Space, perm=None) -> float:
+    ia, sa = a.neighbours()
+    ib, sb = b.neighbours()
+    ma, mb = a.row_mean_sim(), b.row_mean_sim()
+    if perm is not None:
+        ib, sb, mb = _permute_neighbours(ib, perm), sb[perm], mb[perm]
+    ca = sa.astype(np.float64) - ma[:, None]
+    cb = sb.astype(np.float64) - mb[:, None]
+    kk = float(np.sum(ca * ca))  # N(i) & N(i) = N(i)
+    ll = float(np.sum(cb * cb))
+    if kk <= 0 or ll <= 0:
+        return 0.0
+    return _cknna_align(ia, sa, ma, ib, sb, mb) / math.sqrt(kk * ll)
+
+
+def _linear_hsic_biased(a: Space, b: Space, perm=None) -> tuple[float, float, float]:
+    cross = cross_product(a.centred(), b.centred(), perm)
+    return float(np.sum(cross * cross)), float(np.sum(a.gram() ** 2)), float(np.sum(b.gram() ** 2))
+
+
+def _hsic_unbiased_terms(tr_kl: float, sum_k: float, sum_l: float, kl_1: float, n: int) -> float:
+    """Song et al. (2012) unbiased HSIC from its four sufficient statistics (K, L zero-diagonal):
+    ``[tr(KL) + (1'K1)(1'L1)/((n-1)(n-2)) - 2/(n-2) 1'KL1] / (n(n-3))``."""
+    return (tr_kl + sum_k * sum_l / ((n - 1) * (n - 2)) - 2.0 * kl_1 / (n - 2)) / (n * (n - 3))
+
+
+def _linear_hsic_unbiased(a: Space, b: Space, perm=None):
+    n = a.n
+    if n < 4:
+        raise ValueError(f"unbiased HSIC needs n >= 4 rows, got {n}")
+
+    def stats(x: Space, p):
+        sq = x.sq_norms() if p is None else x.sq_norms()[p]
+        rs = x.kernel_row_sums() if p is None else x.kernel_row_sums()[p]
+        return sq, rs
+
+    (aa, ra), (bb, rb) = stats(a, None), stats(b, perm)
+    cross = cross_product(a.centred(), b.centred(), perm)
+    h_ab = _hsic_unbiased_terms(float(np.sum(cross ** 2) - aa @ bb), float(ra.sum()), float(rb.sum()),
+                                float(ra @ rb), n)
+    h_aa = _hsic_unbiased_terms(float(np.sum(a.gram() ** 2) - aa @ aa), float(ra.sum()), float(ra.sum()),
+                                float(ra @ ra), n)
+    h_bb = _hsic_unbiased_terms(float(np.sum(b.gram() ** 2) - bb @ bb), float(rb.sum()), float(rb.sum()),
+                                float(rb @ rb), n)
+    return h_ab, h_aa, h_bb
+
+
+def _cka_ratio(h_ab: float, h_aa: float, h_bb: float) -> float:
+    if h_aa <= 0 or h_bb <= 0:
+        raise ValueError("CKA undefined: one representation has zero (or, unbiased, non-positive) "
+                         "self-HSIC (constant features?)")
+    return h_ab / math.sqrt(h_aa * h_bb)
+
+
+def _s_cka_linear(a, b, perm=None):
+    return _cka_ratio(*_linear_hsic_biased(a, b, perm))
+
+
+def _s_cka_linear_unbiased(a, b, perm=None):
+    return _cka_ratio(*_linear_hsic_unbiased(a, b, perm))
+
+
+def _centre_kernel(K: np.ndarray) -> np.ndarray:
+    """``H K H`` with ``H = I - 11'/n``."""
+    return K - K.mean(axis=0, keepdims=True) - K.mean(axis=1, keepdims=True) + K.mean()
+
+
+def _dense_perm(M: np.ndarray, perm: np.ndarray | None, sub: np.ndarray | None, n: int) -> np.ndarray:
+    """Kernel of ``Y[perm]`` restricted to the subsample, from the kernel of ``Y`` on its subsample.
+
+    Without subsampling: ``M[perm][:, perm]``. With a subsample, permuting all n rows and then
+    subsampling would need rows outside the stored kernel, so the null permutes *within* the
+    subsample instead (the pairing is shuffled among the m kept rows: still a valid null)."""
+    if perm is None:
+        return M
+    p = perm if sub is None else _sub_perm(perm, len(M))
+    return M[np.ix_(p, p)]
+
+
+def _sub_perm(perm: np.ndarray, m: int) -> np.ndarray:
+    """A permutation of ``range(m)`` derived deterministically from a permutation of ``range(n)``."""
+    return np.argsort(perm[:m], kind="stable") if len(perm) > m else perm
+
+
+def _s_cka_rbf(a: Space, b: Space, perm=None, unbiased=False) -> float:
+    K = a.rbf_kernel()
+    L = _dense_perm(b.rbf_kernel(), perm, b.sub_index(), b.n)
+    if unbiased:
+        return _cka_ratio(_hsic_unbiased_dense(K, L), _hsic_unbiased_dense(K, K), _hsic_unbiased_dense(L, L))
+    Kc, Lc = _centre_kernel(K), _centre_kernel(L)
+    return _cka_ratio(float(np.sum(Kc * Lc)), float(np.sum(Kc * Kc)), float(np.sum(Lc * Lc)))
+
+
+def _hsic_unbiased_dense(K: np.ndarray, L: np.ndarray) -> float:
+    n = len(K)
+    if n < 4:
+        raise ValueError(f"unbiased HSIC needs n >= 4 rows, got {n}")
+    Kt, Lt = K.copy(), L.copy()
+    np.fill_diagonal(Kt, 0.0)
+    np.fill_diagonal(Lt, 0.0)
+    rk, rl = Kt.sum(axis=1), Lt.sum(axis=1)
+    return _hsic_unbiased_terms(float(np.sum(Kt * Lt)), float(rk.sum()), float(rl.sum()), float(rk @ rl), n)
+
+
+def _s_svcca(a: Space, b: Space, perm=None, dim=10) -> float:
+    Ua = a.top_directions(dim)
+    Ub = b.top_directions(dim)
+    if perm is not None:
+        Ub = Ub[perm]
+    rho = np.linalg.svd(Ua.T @ Ub, compute_uv=False)
+    return float(np.mean(np.clip(rho, 0.0, 1.0)))
+
+
+def _s_rsa(a: Space, b: Space, perm=None) -> float:
+    Ra = a.rank_matrix()
+    Rb = _dense_perm(b.rank_matrix(), perm, b.sub_index(), b.n)
+    m = len(Ra)
+    npair = m * (m - 1) / 2
+    # Pearson of the upper-triangle ranks; mean/var of ranks do not depend on the permutation.
+    mean_a, mean_b = Ra.sum() / (2 * npair), Rb.sum() / (2 * npair)
+    cov = np.sum(Ra * Rb) / 2 / npair - mean_a * mean_b
+    var_a = np.sum(Ra * Ra) / 2 / npair - mean_a ** 2
+    var_b = np.sum(Rb * Rb) / 2 / npair - mean_b ** 2
+    if var_a <= 0 or var_b <= 0:
+        raise ValueError("RSA undefined: all pairwise similarities are equal in one space")
+    return float(cov / math.sqrt(var_a * var_b))
+
+
+def _procrustes_nuclear(a: Space, b: Space, perm=None) -> float:
+    cross = cross_product(a.centred(), b.centred(), perm)
+    na, nb = math.sqrt(np.trace(a.gram())), math.sqrt(np.trace(b.gram()))
+    if na <= 0 or nb <= 0:
+        raise ValueError("Procrustes distance undefined: a representation is constant")
+    return float(np.linalg.svd(cross, compute_uv=False).sum() / (na * nb))
+
+
+def _s_procrustes(a, b, perm=None) -> float:
+    return math.sqrt(max(0.0, 2.0 - 2.0 * min(1.0, _procrustes_nuclear(a, b, perm))))
+
+
+def _s_procrustes_angular(a, b, perm=None) -> float:
+    return math.acos(max(-1.0, min(1.0, _procrustes_nuclear(a, b, perm))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """A registered metric: ``score(space_a, space_b, perm)``; ``higher_is_similar`` False for
+    distances (the permutation p-value then counts null values <= the score)."""
+    name: str
+    score: Callable[..., float]
+    higher_is_similar: bool = True
+    symmetric: bool = True
+    dense: bool = False  # uses an n x n (sub)sample
+    identity: float = 1.0  # value of metric(X, X)
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in [
+    Metric("mutual_knn", _s_mutual_knn),
+    Metric("cycle_knn", _s_cycle_knn, symmetric=False),
+    Metric("jaccard_knn", _s_jaccard_knn),
+    Metric("cka_linear", _s_cka_linear),
+    Metric("cka_linear_unbiased", _s_cka_linear_unbiased),
+    Metric("cka_rbf", _s_cka_rbf, dense=True),
+    Metric("cka_rbf_unbiased", lambda a, b, perm=None: _s_cka_rbf(a, b, perm, unbiased=True), dense=True),
+    Metric("cknna", _s_cknna),
+    Metric("svcca", _s_svcca),
+    Metric("rsa", _s_rsa, dense=True),
+    Metric("procrustes", _s_procrustes, higher_is_similar=False, identity=0.0),
+    Metric("procrustes_angular", _s_procrustes_angular, higher_is_similar=False, identity=0.0),
+]}
+
+
+def get_metric(name: str) -> Metric:
+    if name not in METRICS:
+        raise ValueError(f"unknown alignment metric {name!r}; known: {', '.join(METRICS)}")
+    return METRICS[name]
+
+
+# --------------------------------------------------------------------------------------------
+# public one-call API
+# --------------------------------------------------------------------------------------------
+
+def _spaces(X, Y, **kw) -> tuple[Space, Space]:
+    X, Y = _check_pair(X, Y)
+    return Space(X, name="X", **kw), Space(Y, name="Y", **kw)
+
+
+def mutual_knn(X, Y, k: int = 10) -> float:
+    """Mutual k-nearest-neighbour alignment (Huh et al. 2024, "The Platonic Representation
+    Hypothesis", ICML).
+
+    ``(1/n) sum_i |N_X(i) & N_Y(i)| / k`` where ``N_X(i)`` are the k rows with the highest cosine
+    similarity to row i of X, i itself excluded. 1 = identical neighbourhoods; the expected value
+    for unrelated spaces is ``k/(n-1)``. Invariant to rotation and scaling of either space (not
+    to translation: cosine is taken about the origin). Falls as n grows (see ``gallery_sweep``).
+    """
+    a, b = _spaces(X, Y, k=_check_k(k, len(X)))
+    return _s_mutual_knn(a, b)
+
+
+def jaccard_knn(X, Y, k: int = 10) -> float:
+    """Mean Jaccard index of the two cosine kNN sets (kNN-Jaccard similarity, e.g. Schumacher et
+    al. 2021; survey: Klabunde et al. 2023, "Similarity of Neural Network Models").
+
+    ``(1/n) sum_i |N_X(i) & N_Y(i)| / |N_X(i) | N_Y(i)|``, self excluded. 1 = identical sets.
+    Same invariances as ``mutual_knn``.
+    """
+    a, b = _spaces(X, Y, k=_check_k(k, len(X)))
+    return _s_jaccard_knn(a, b)
+
+
+def cycle_knn(X, Y, k: int = 10) -> float:
+    """Cycle kNN (Huh et al. 2024, released platonic-rep metrics).
+
+    Fraction of rows i for which some ``j in N_Y(i)`` has ``i in N_X(j)``: step to a neighbour in
+    Y, step back through X's neighbourhoods, land on i. Asymmetric in (X, Y). Cosine kNN, self
+    excluded; rotation and scale invariant. Chance ~ ``1 - (1 - k/(n-1))^k``.
+    """
+    a, b = _spaces(X, Y, k=_check_k(k, len(X)))
+    return _s_cycle_knn(a, b)
+
+
+def cknna(X, Y, k: int = 10) -> float:
+    """Centred kernel nearest-neighbour alignment, CKNNA (Huh et al. 2024, Appendix A formula).
+
+    With cosine kernels ``K_ij = cos(x_i, x_j)``, ``L_ij = cos(y_i, y_j)`` and row means over the
+    other rows ``mu^K_i = (1/(n-1)) sum_{l != i} K_il``:
+    ``Align(K, L) = sum_i sum_{j in N_K(i) & N_L(i)} (K_ij - mu^K_i)(L_ij - mu^L_i)``,
+    ``CKNNA = Align(K, L) / sqrt(Align(K, K) Align(L, L))`` (``N_K(i) & N_K(i) = N_K(i)``).
+    Only pairs that are mutual k-neighbours contribute, so it needs O(n k) memory. (The reference
+    code instead applies unbiased HSIC to mask-multiplied n x n Grams; we follow the paper's
+    formula.) 1 for identical spaces; rotation and scale invariant.
+    """
+    a, b = _spaces(X, Y, k=_check_k(k, len(X)))
+    return _s_cknna(a, b)
+
+
+def cka(X, Y, kernel: str = "linear", unbiased: bool = False, sigma: float = 1.0,
+        max_n: int | None = 2000, seed: int = 0) -> float:
+    """Centred kernel alignment (Kornblith et al. 2019, "Similarity of Neural Network
+    Representations Revisited", ICML), on raw (not normalised) features.
+
+    ``CKA = HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))``.
+    * biased HSIC: ``tr(K H L H)`` (the 1/(n-1)^2 cancels), ``H = I - 11'/n``.
+    * unbiased HSIC (Song et al. 2012, JMLR): with zeroed diagonals,
+      ``[tr(KL) + (1'K1)(1'L1)/((n-1)(n-2)) - 2/(n-2) 1'KL1] / (n(n-3))``; CKA of independent data is
+      then ~0 rather than biased upwards.
+    * ``kernel="linear"``: ``K = Xc Xc^T`` on column-centred X, computed exactly from d x d products
+      (``tr(KHLH) = ||Xc^T Yc||_F^2``), memory O(d1 d2), any n. Invariant to rotation, isotropic
+      scaling and translation.
+    * ``kernel="rbf"``: ``K_ij = exp(-||x_i - x_j||^2 / (2 s^2))``, ``s = sigma x median pairwise
+      distance``; needs n x n kernels, so above ``max_n`` rows a seeded random subsample of
+      ``max_n`` paired rows is used (``max_n=None`` disables). Rotation/translation/scale invariant.
+    """
+    if kernel not in ("linear", "rbf"):
+        raise ValueError(f"cka kernel must be 'linear' or 'rbf', got {kernel!r}")
+    a, b = _spaces(X, Y, max_n=max_n, seed=seed, sigma=sigma)
+    if kernel == "linear":
+        return _s_cka_linear_unbiased(a, b) if unbiased else _s_cka_linear(a, b)
+    return _s_cka_rbf(a, b, unbiased=unbiased)
+
+
+def svcca(X, Y, dim: int = 10) -> float:
+    """Singular-vector CCA (Raghu et al. 2017, "SVCCA", NeurIPS).
+
+    Centre the columns, keep each space's top-``dim`` principal directions (SVD; ``dim=10`` as in
+    platonic-rep), then the mean of the ``dim`` canonical correlations between the two reduced
+    representations (= singular values of ``U_X^T U_Y`` for orthonormal bases U of the reduced
+    data). Computed through d x d covariance eigendecompositions: O(n d^2) time, O(d^2 + n dim)
+    memory. In [0, 1]; invariant to rotation, isotropic scaling and translation.
+    """
+    a, b = _spaces(X, Y)
+    return _s_svcca(a, b, dim=dim)
+
+
+def rsa(X, Y, max_n: int | None = 2000, seed: int = 0) -> float:
+    """Representational similarity analysis (Kriegeskorte et al. 2008, Front. Syst. Neurosci.).
+
+    Spearman rank correlation between the upper triangles (i < j) of the two cosine-similarity
+    matrices (average ranks for ties). Needs all pairs, so above ``max_n`` rows a seeded random
+    subsample of ``max_n`` paired rows is used (``max_n=None`` disables). Rotation and scale
+    invariant.
+    """
+    a, b = _spaces(X, Y, max_n=max_n, seed=seed)
+    return _s_rsa(a, b)
+
+
+def procrustes_distance(X, Y, angular: bool = False) -> float:
+    """Orthogonal Procrustes shape distance (Ding et al. 2021, "Grounding Representation Similarity
+    with Statistical Testing"; angular form: Williams et al. 2021, "Generalized Shape Metrics on
+    Neural Representations").
+
+    Centre columns, scale each to unit Frobenius norm (``Xn``, ``Yn``), zero-pad the narrower one;
+    ``min_Q ||Xn - Yn Q||_F^2 = 2 - 2 ||Xn^T Yn||_*`` over orthogonal Q (nuclear norm). Returns
+    ``sqrt(2 - 2 ||Xn^T Yn||_*)`` in [0, sqrt 2], or ``arccos(||Xn^T Yn||_*)`` in [0, pi/2] when
+    ``angular``. 0 = same shape; a *distance* (lower = more alike). Invariant to rotation,
+    isotropic scaling and translation. d x d products only.
+    """
+    a, b = _spaces(X, Y)
+    return _s_procrustes_angular(a, b) if angular else _s_procrustes(a, b)
+
+
+# --------------------------------------------------------------------------------------------
+# null calibration
+# --------------------------------------------------------------------------------------------
+
+_PUBLIC = {mutual_knn: "mutual_knn", cycle_knn: "cycle_knn", jaccard_knn: "jaccard_knn",
+           cknna: "cknna", svcca: "svcca", rsa: "rsa"}
+
+
+def _resolve(metric, kwargs: dict) -> tuple[Metric | None, dict, dict]:
+    """Map a metric name or public function (+ kwargs) to a registered metric, the Space kwargs,
+    and extra score kwargs; (None, ...) for an arbitrary callable."""
+    kwargs = dict(kwargs)
+    space_kw = {key: kwargs.pop(key) for key in ("k", "max_n", "seed", "sigma") if key in kwargs}
+    if metric is cka:
+        kernel, unb = kwargs.pop("kernel", "linear"), kwargs.pop("unbiased", False)
+        metric = f"cka_{kernel}" + ("_unbiased" if unb else "")
+    elif metric is procrustes_distance:
+        metric = "procrustes_angular" if kwargs.pop("angular", False) else "procrustes"
+    elif metric in _PUBLIC:
+        metric = _PUBLIC[metric]
+    if isinstance(metric, str):
+        m = get_metric(metric)
+        if kwargs and m.name != "svcca":
+            raise ValueError(f"unexpected options for {m.name}: {sorted(kwargs)}")
+        return m, space_kw, kwargs
+    if not callable(metric):
+        raise ValueError(f"metric must be a name ({', '.join(METRICS)}) or a callable, got {metric!r}")
+    return None, space_kw, kwargs
+
+
+def _p_value(score: float, null: np.ndarray, higher: bool) -> float:
+    """Permutation p-value with the +1 correction (Phipson & Smyth 2010): never exactly 0."""
+    extreme = np.sum(null >= score - 1e-12) if higher else np.sum(null <= score + 1e-12)
+    return float((1 + extreme) / (1 + len(null)))
+
+
+def permutation_test(metric, X, Y, n_perm: int = 100, seed: int = 0, **kwargs) -> dict:
+    """Score ``metric(X, Y)`` against a null from shuffled pairings.
+
+    Args:
+        metric: a name from ``METRICS`` (e.g. ``"mutual_knn"``), one of this module's metric
+            functions, or any callable ``f(X, Y, **kwargs) -> float`` (recomputed per permutation).
+        X, Y: paired ``[n, d1]``, ``[n, d2]``.
+        n_perm: permutations of the rows of Y. seed: seeds the permutations.
+        kwargs: metric options (``k``, ``max_n``, ``dim``, ``kernel``, ``unbiased``, ...).
+    Returns:
+        ``{"score", "null_mean", "null_std", "p_value", "n_perm"}``; p-value is one-sided toward
+        "more similar than chance" (score >= null for similarities, <= for distances), with the
+        +1 correction, so its floor is ``1/(n_perm+1)``.
+    Registered metrics reuse per-space statistics, so a permutation of a kNN metric costs O(n k).
+    For RBF CKA / RSA above ``max_n`` rows the shuffle happens within the subsample.
+    """
+    if not isinstance(n_perm, (int, np.integer)) or n_perm < 1:
+        raise ValueError(f"n_perm must be a positive integer, got {n_perm!r}")
+    m, space_kw, extra = _resolve(metric, kwargs)
+    X, Y = _check_pair(X, Y)
+    rng = np.random.default_rng(seed)
+    if m is None:
+        score = float(metric(X, Y, **space_kw, **extra))
+        null = np.array([float(metric(X, Y[rng.permutation(len(Y))], **space_kw, **extra))
+                         for _ in range(n_perm)])
+        higher = True
+    else:
+        if "k" in space_kw:
+            _check_k(space_kw["k"], len(X))
+        elif m.name in ("mutual_knn", "cycle_knn", "jaccard_knn", "cknna"):
+            _check_k(10, len(X))
+        a, b = Space(X, name="X", **space_kw), Space(Y, name="Y", **space_kw)
+        score = m.score(a, b, **extra)
+        null = np.array([m.score(a, b, rng.permutation(len(Y)), **extra) for _ in range(n_perm)])
+        higher = m.higher_is_similar
+    return {"score": score, "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1))
+            if n_perm > 1 else 0.0, "p_value": _p_value(score, null, higher), "n_perm": int(n_perm)}
+
+
+# --------------------------------------------------------------------------------------------
+# gallery-size sweep
+# --------------------------------------------------------------------------------------------
+
+def default_sizes(n: int, smallest: int = 250) -> list[int]:
+    """Gallery sizes for a sweep: powers of two times ``smallest`` up to n, plus n itself."""
+    sizes, s = [], smallest
+    while s < n:
+        sizes.append(s)
+        s *= 2
+    return sizes + [n]
+
+
+def gallery_sweep(X, Y, sizes: Sequence[int] | None = None,
+                  metrics: Sequence[str] = ("mutual_knn", "cka_linear"),
+                  k: int = 10, seed: int = 0, max_n: int | None = 2000) -> dict:
+    """Alignment scores on nested random galleries of growing size n' (the "gallery effect").
+
+    kNN scores fall as the gallery grows (more candidates compete for the k slots), so a score
+    is only comparable at a fixed n. Subsets are prefixes of one seeded permutation (nested).
+    Returns ``{"sizes": [...], "scores": {metric: [...]}, "chance_mutual_knn": [k/(n'-1), ...]}``.
+    """
+    X, Y = _check_pair(X, Y)
+    n = len(X)
+    sizes = sorted(set(default_sizes(n) if sizes is None else [int(s) for s in sizes]))
+    bad = [s for s in sizes if s <= k or s > n]
+    if bad:
+        raise ValueError(f"gallery sizes must lie in (k={k}, n={n}], got {bad}")
+    order = np.random.default_rng(seed).permutation(n)
+    scores: dict[str, list[float]] = {name: [] for name in metrics}
+    for s in sizes:
+        rows = np.sort(order[:s])
+        a = Space(X[rows], k=k, max_n=max_n, seed=seed, name="X")
+        b = Space(Y[rows], k=k, max_n=max_n, seed=seed, name="Y")
+        for name in metrics:
+            scores[name].append(get_metric(name).score(a, b))
+    return {"sizes": sizes, "scores": scores, "chance_mutual_knn": [k / (s - 1) for s in sizes], "k": k}
+
+
+# --------------------------------------------------------------------------------------------
+# all pairs of several embedders
+# --------------------------------------------------------------------------------------------
+
+def alignment_matrix(spaces: dict[str, np.ndarray], metrics: Iterable[str], k: int = 10,
+                     n_perm: int = 100, seed: int = 0, max_n: int | None = 2000, dim: int = 10,
+                     sigma: float = 1.0, log=None) -> dict:
+    """Every metric for every ordered pair of named embedding arrays (all paired, same n).
+
+    Returns ``{"n", "k", "metrics": {metric: {"a|b": {"score", "p_value", "null_mean",
+    "null_std"}}}, "self": {metric: {a: score}}}``. Symmetric metrics are computed once per
+    unordered pair and mirrored. The same seeded permutations serve every metric of a pair.
+    """
+    names = list(spaces)
+    if len(names) < 2:
+        raise ValueError(f"need at least two embedders to compare, got {names}")
+    metrics = [get_metric(m) for m in metrics]
+    n = None
+    prepared = {}
+    for name, arr in spaces.items():
+        arr = check_vectors(arr, name)
+        if n is None:
+            n = len(arr)
+        elif len(arr) != n:
+            raise ValueError(f"{name} has {len(arr)} rows but {names[0]} has {n}: arrays must be paired")
+        prepared[name] = Space(arr, k=k, max_n=max_n, seed=seed, sigma=sigma, name=name)
+    _check_k(k, n)
+    out = {"n": n, "k": k, "n_perm": n_perm, "max_n_dense": max_n, "seed": seed,
+           "metrics": {m.name: {} for m in metrics}, "self": {m.name: {} for m in metrics},
+           "higher_is_similar": {m.name: m.higher_is_similar for m in metrics}}
+    perms_rng = np.random.default_rng(seed)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i == j:
+                continue
+            perms = [perms_rng.permutation(n) for _ in range(n_perm)]
+            for m in metrics:
+                if m.symmetric and j < i:
+                    out["metrics"][m.name][f"{a}|{b}"] = out["metrics"][m.name][f"{b}|{a}"]
+                    continue
+                extra = {"dim": dim} if m.name == "svcca" else {}
+                sa, sb = prepared[a], prepared[b]
+                score = m.score(sa, sb, **extra)
+                null = np.array([m.score(sa, sb, p, **extra) for p in perms])
+                out["metrics"][m.name][f"{a}|{b}"] = {
+                    "score": score, "p_value": _p_value(score, null, m.higher_is_similar),
+                    "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1)) if n_perm > 1 else 0.0}
+                if log:
+                    log(f"{m.name:22s} {a}|{b}: {score:.4f} (null {null.mean():.4f})")
+    for m in metrics:
+        for a in names:
+            extra = {"dim": dim} if m.name == "svcca" else {}
+            out["self"][m.name][a] = m.score(prepared[a], prepared[a], **extra)
+    return out
+
+
+def matrix_of(result: dict, metric: str, names: Sequence[str]) -> np.ndarray:
+    """``[len(names)]^2`` score matrix (row = first embedder) for one metric of ``alignment_matrix``."""
+    M = np.full((len(names), len(names)), np.nan)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            M[i, j] = result["self"][metric][a] if i == j else result["metrics"][metric][f"{a}|{b}"]["score"]
+    return M
+
+
+def format_matrix(result: dict, metric: str, names: Sequence[str]) -> str:
+    """Plain-text table of one metric; '*' marks p < 0.01 against the permutation null."""
+    M = matrix_of(result, metric, names)
+    w = max(10, max(len(x) for x in names) + 1)
+    lines = [f"{metric}" + ("" if result["higher_is_similar"][metric] else "  (distance: lower = more alike)"),
+             " " * w + "".join(f"{x:>{w}}" for x in names)]
+    for i, a in enumerate(names):
+        cells = []
+        for j, b in enumerate(names):
+            star = "" if i == j or result["metrics"][metric][f"{a}|{b}"]["p_value"] >= 0.01 else "*"
+            cells.append(f"{M[i, j]:.3f}{star}".rjust(w))
+        lines.append(f"{a:<{w}}" + "".join(cells))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+# --------------------------------------------------------------------------------------------
+
+def plot_heatmap(result: dict, metric: str, names: Sequence[str], path, title: str | None = None) -> None:
+    """Save a heatmap PNG of one metric's matrix (annotated; '*' = p < 0.01)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vec2vec.io import atomic_path
+
+    M = matrix_of(result, metric, names)
+    higher = result["higher_is_similar"][metric]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.2, 1.0 * len(names) + 1.6))
+    im = ax.imshow(M, cmap="viridis" if higher else "viridis_r")
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    lo, hi = np.nanmin(M), np.nanmax(M)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            p = None if i == j else result["metrics"][metric][f"{names[i]}|{names[j]}"]["p_value"]
+            frac = (M[i, j] - lo) / (hi - lo + 1e-12)
+            light = frac < 0.55 if higher else frac > 0.45
+            ax.text(j, i, f"{M[i, j]:.2f}" + ("*" if p is not None and p < 0.01 else ""),
+                    ha="center", va="center", fontsize=9, color="white" if light else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title or f"{metric} (n={result['n']}, k={result['k']})", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def plot_sweep(sweeps: dict[str, dict], path, title: str = "") -> None:
+    """Save a PNG: one panel per swept metric, score vs gallery size (log x), one line per pair."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vec2vec.io import atomic_path
+
+    first = next(iter(sweeps.values()))
+    metric_names = list(first["scores"])
+    fig, axes = plt.subplots(1, len(metric_names), figsize=(5.2 * len(metric_names), 4.0), squeeze=False)
+    for ax, metric in zip(axes[0], metric_names):
+        for pair, sw in sweeps.items():
+            ax.plot(sw["sizes"], sw["scores"][metric], marker="o", ms=3, label=pair)
+        if metric == "mutual_knn":
+            ax.plot(first["sizes"], first["chance_mutual_knn"], "k--", label="chance k/(n-1)")
+            ax.set_yscale("log")
+        ax.set_xscale("log")
+        ax.set_xlabel("gallery size n")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# CLI: vec2vec align key=value ...
+# --------------------------------------------------------------------------------------------
+
+CONFIG_HELP = {
+    "embedders": "list of embedder names to compare pairwise, e.g. [minilm,mpnet,e5-small,minilm-l3,glove-50]",
+    "corpus": "corpus name (gcide-definitions, wordnet-definitions, fortunes, ...) or a text file path",
+    "split": "corpus split to embed; 'eval' holds the paired held-out texts",
+    "n": "number of paired texts (rows) per embedder",
+    "seed": "seed for the corpus sample, permutations and subsamples",
+    "k": "neighbours for the kNN metrics (cosine, self excluded)",
+    "metrics": f"metrics to compute; known: {', '.join(METRICS)}",
+    "n_perm": "permutations of the pairing for each p-value (floor 1/(n_perm+1))",
+    "max_n_dense": "subsample size for n x n metrics (cka_rbf*, rsa); null = no subsampling",
+    "svcca_dim": "principal directions kept by SVCCA",
+    "rbf_sigma": "RBF bandwidth as a fraction of the median pairwise distance",
+    "sweep_metrics": "metrics for the gallery-size sweep plot",
+    "sweep_sizes": "gallery sizes for the sweep; null = 250, 500, 1000, ... up to n",
+    "out": "output directory (align.json, heatmap_<metric>.png, sweep.png, config.yaml)",
+}
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("vec2vec.conf", version_base=None):
+        return compose("align", overrides=list(overrides))
+
+
+def run(cfg, log=print) -> dict:
+    """Embed ``cfg.n`` paired texts with every embedder (through the cache) and write the outputs."""
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    from vec2vec.embed import embed
+    from vec2vec.io import write_json
+
+    names = [str(e) for e in cfg.embedders]
+    if len(set(names)) != len(names):
+        raise ValueError(f"embedders: duplicate names in {names}")
+    corpus = cfg.corpus if isinstance(cfg.corpus, str) else cfg.corpus.get("name")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    spaces = {}
+    for name in names:
+        log(f"embedding {cfg.n} texts of {corpus}/{cfg.split} with {name} (cached)")
+        spaces[name] = embed(name, corpus, split=cfg.split, limit=int(cfg.n), seed=int(cfg.seed))
+    n = min(len(v) for v in spaces.values())
+    if any(len(v) != n for v in spaces.values()):
+        raise ValueError(f"embedders returned different row counts {[len(v) for v in spaces.values()]}")
+    max_n = None if cfg.max_n_dense is None else int(cfg.max_n_dense)
+    result = alignment_matrix(spaces, list(cfg.metrics), k=int(cfg.k), n_perm=int(cfg.n_perm),
+                              seed=int(cfg.seed), max_n=max_n, dim=int(cfg.svcca_dim),
+                              sigma=float(cfg.rbf_sigma))
+    result["embedders"] = names
+    result["corpus"] = corpus
+    result["split"] = cfg.split
+    result["config"] = OmegaConf.to_container(cfg, resolve=True)
+    sweeps = {}
+    sizes = None if cfg.sweep_sizes is None else [int(s) for s in cfg.sweep_sizes if int(s) <= n]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            sweeps[f"{a}|{b}"] = gallery_sweep(spaces[a], spaces[b], sizes=sizes,
+                                               metrics=list(cfg.sweep_metrics), k=int(cfg.k),
+                                               seed=int(cfg.seed), max_n=max_n)
+    result["sweep"] = sweeps
+    write_json(out / "align.json", result)
+    for m in cfg.metrics:
+        plot_heatmap(result, m, names, out / f"heatmap_{m}.png",
+                     title=f"{m} on {corpus} (n={n}, k={cfg.k}; * p<0.01)")
+        log("\n" + format_matrix(result, m, names))
+    plot_sweep(sweeps, out / "sweep.png", title=f"gallery-size sweep on {corpus}")
+    log(f"\nwrote {out / 'align.json'}, {len(cfg.metrics)} heatmaps and sweep.png")
+    return result
+
+
+def cli(overrides: list[str]) -> int:
+    """``vec2vec align key=value ...``: see ``CONFIG_HELP`` (``--help`` prints it)."""
+    if any(o in ("-h", "--help", "help") for o in overrides):
+        cfg = _compose([])
+        print("vec2vec align key=value ...  (alignment metrics between embedders on paired texts)\n")
+        for key, text in CONFIG_HELP.items():
+            print(f"  {key:14s} {text}\n  {'':14s} default: {cfg.get(key)}")
+        return 0
+    try:
+        cfg = _compose(overrides)
+        unknown = [key for key in cfg if key not in CONFIG_HELP]
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}")
+        for m in cfg.metrics:
+            get_metric(str(m))
+        run(cfg)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"vec2vec align: error: {e}", file=sys.stderr)
+        return 2
+    return 0
