@@ -1,0 +1,201 @@
+"""Embed corpus splits through a resumable on-disk cache; the ``vec2vec embed`` command.
+
+Cache layout (under ``cache_root()/embeddings``), one entry per embedder x corpus x split x seed x
+split sizes::
+
+    <embedder>/<corpus>/<split>-seed<seed>-<sizes>/manifest.json
+                                                  /chunk_000000.npy   rows [0, CHUNK) of the split
+                                                  /chunk_000001.npy   rows [CHUNK, 2*CHUNK) ...
+
+A request for the first ``limit`` rows reads the chunks it needs and embeds only missing rows,
+so a larger earlier request serves a smaller later one, and a killed run resumes from its last
+finished chunk. Each chunk is written atomically. The manifest records the embedder id (name +
+package version or weight fingerprint) and the corpus source; a cache whose manifest does not
+match the request is refused with a message naming the mismatch.
+"""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .embedders import cache_root, get_embedder, registry_id
+from .io import file_lock, load_npy, read_json, save_npy, write_json
+from .validation import check_vectors
+
+CHUNK = 1024
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_")[-80:]
+
+
+def _sizes_key(sizes: dict | None) -> str:
+    if not sizes:
+        return "default"
+    return "-".join(f"{k}{sizes[k]}" for k in sorted(sizes) if sizes[k] is not None) or "default"
+
+
+def _embedder_id(name: str) -> str:
+    """The embedder's id, without loading a registry model (keeps cache hits fast)."""
+    return registry_id(name) or get_embedder(name).id
+
+
+def _request(embedder, corpus, split, seed, sizes, corpus_opts) -> dict:
+    from .corpora import CORPORA, corpus_id
+
+    return {
+        "embedder": embedder,
+        "embedder_id": _embedder_id(embedder),
+        "corpus": corpus if corpus in CORPORA else str(Path(corpus).resolve()),
+        "corpus_source": corpus_id(corpus, **corpus_opts),
+        "split": split,
+        "seed": int(seed) if split != "all" else None,
+        "sizes": dict(sizes or {}),
+        **{k: v for k, v in corpus_opts.items() if v not in (None, 0, False, "text", "utf-8")},
+    }
+
+
+def _mismatch(manifest: dict, request: dict, keys) -> list[str]:
+    return [f"{k}: cached {manifest.get(k)!r} vs requested {request.get(k)!r}"
+            for k in keys if manifest.get(k) != request.get(k)]
+
+
+def embed(embedder: str = "minilm", corpus: str = "gcide-definitions", split: str = "eval",
+          limit: int | None = None, seed: int = 0, out: str | Path | None = None,
+          sizes: dict | None = None, batch_size: int = 64, progress: bool = True,
+          overwrite: bool = False, **corpus_opts) -> np.ndarray:
+    """Embed the first ``limit`` texts of a corpus split -> float32 [n, dim], through the cache.
+
+    ``split`` is ``a``, ``b``, ``eval`` (seeded disjoint splits) or ``all`` (a user file, whole,
+    in file order). ``out=PATH.npy`` also writes the array there with ``PATH.json`` beside it;
+    a second identical call returns from that file at once. ``corpus_opts`` go to
+    ``corpora.get_split`` (min_words, max_words, text_field, label_field, dedup, encoding).
+    """
+    request = _request(embedder, corpus, split, seed, sizes, corpus_opts)
+    request["limit"] = limit
+    if out is not None:
+        out = Path(out)
+        if out.suffix != ".npy":
+            raise ValueError(f"out={out}: must end in .npy")
+        hit = _read_out(out, request, overwrite)
+        if hit is not None:
+            return hit
+    vectors, texts_hash = _embed_cached(embedder, corpus, split, seed, limit, sizes, request,
+                                        batch_size, progress, overwrite, corpus_opts)
+    if out is not None:
+        save_npy(out, vectors)
+        write_json(out.with_suffix(".json"), {**request, "count": len(vectors),
+                                              "dim": int(vectors.shape[1]),
+                                              "texts_sha256": texts_hash,
+                                              "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return vectors
+
+
+def _read_out(out: Path, request: dict, overwrite: bool) -> np.ndarray | None:
+    """Return the array at ``out`` if its manifest matches ``request``; None if absent."""
+    manifest_path = out.with_suffix(".json")
+    if not out.exists() or overwrite:
+        return None
+    if not manifest_path.exists():
+        raise ValueError(f"{out} exists but has no manifest {manifest_path.name}; refusing to "
+                         "overwrite a file vec2vec did not write (pass overwrite=true)")
+    bad = _mismatch(read_json(manifest_path), request, request.keys())
+    if bad:
+        raise ValueError(f"{out} holds a different embedding ({'; '.join(bad)}); "
+                         "choose another out= or pass overwrite=true")
+    return check_vectors(load_npy(out), str(out))
+
+
+def entry_dir(embedder: str, corpus: str, split: str, seed: int, sizes: dict | None) -> Path:
+    """Cache folder of one embedder x corpus x split x seed x sizes."""
+    tag = f"{split}-seed{seed}-{_sizes_key(sizes)}" if split != "all" else "all"
+    return cache_root() / "embeddings" / _slug(embedder) / _slug(corpus) / tag
+
+
+def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_size, progress,
+                  overwrite, corpus_opts) -> tuple[np.ndarray, str]:
+    from .corpora import get_split, texts_hash
+
+    texts = get_split(corpus, split, seed=seed, limit=limit, sizes=sizes, **corpus_opts).texts
+    n = len(texts)
+    digest = texts_hash(texts)
+    folder = entry_dir(embedder, corpus, split, seed, sizes)
+    if split == "all":  # user file: key the entry by the file's contents too
+        folder = folder / _slug(request["corpus_source"])
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = ("embedder_id", "corpus", "corpus_source", "split", "seed", "sizes")
+    with file_lock(folder / ".lock"):
+        manifest_path = folder / "manifest.json"
+        if manifest_path.exists() and not overwrite:
+            bad = _mismatch(read_json(manifest_path), request, keys)
+            if bad:
+                raise ValueError(f"embedding cache {folder} was made for another request "
+                                 f"({'; '.join(bad)}); pass overwrite=true to rebuild it")
+        elif overwrite:
+            for f in folder.glob("chunk_*.npy"):
+                f.unlink()
+        write_json(manifest_path, {k: request[k] for k in keys} | {"chunk_size": CHUNK})
+        vectors = _fill_chunks(folder, texts, embedder, batch_size, progress)
+    return vectors, digest
+
+
+def _fill_chunks(folder: Path, texts: list[str], embedder: str, batch_size: int,
+                 progress: bool) -> np.ndarray:
+    """Read the chunks covering ``texts``; embed and write whatever rows are missing."""
+    from tqdm.auto import tqdm
+
+    n = len(texts)
+    parts, todo = [], []
+    for c in range(0, (n + CHUNK - 1) // CHUNK):
+        lo, hi = c * CHUNK, min((c + 1) * CHUNK, n)
+        path = folder / f"chunk_{c:06d}.npy"
+        have = check_vectors(load_npy(path), str(path)) if path.exists() else None
+        parts.append(have[:hi - lo] if have is not None and len(have) >= hi - lo else have)
+        if have is None or len(have) < hi - lo:
+            todo.append(c)
+    if todo:
+        model = get_embedder(embedder)
+        missing = sum(min((c + 1) * CHUNK, n) - c * CHUNK - (len(parts[c]) if parts[c] is not None
+                                                              else 0) for c in todo)
+        bar = tqdm(total=missing, desc=f"embed {embedder}", unit="text", disable=not progress,
+                   file=sys.stderr)
+        for c in todo:
+            lo, hi = c * CHUNK, min((c + 1) * CHUNK, n)
+            done = parts[c] if parts[c] is not None else np.zeros((0, model.dim), np.float32)
+            new = model.encode(texts[lo + len(done):hi], batch_size=batch_size)
+            check_vectors(new, f"{embedder} output", dim=model.dim)
+            parts[c] = np.concatenate([done, new])
+            save_npy(folder / f"chunk_{c:06d}.npy", parts[c])
+            bar.update(len(new))
+        bar.close()
+    if not parts:
+        raise ValueError("nothing to embed")
+    return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+def cli(overrides: list[str]) -> int:
+    """``vec2vec embed embedder=minilm corpus=gcide-definitions split=eval limit=512 out=x.npy``."""
+    from .config import compose, to_dict
+
+    cfg = to_dict(compose("embed", overrides))
+    t0 = time.perf_counter()
+    sizes = {k: v for k, v in (cfg.get("sizes") or {}).items() if v is not None}
+    vectors = embed(embedder=cfg["embedder"], corpus=cfg["corpus"], split=cfg["split"],
+                    limit=cfg.get("limit"), seed=cfg["seed"], out=cfg.get("out"),
+                    sizes=sizes or None, batch_size=cfg["batch_size"],
+                    overwrite=cfg["overwrite"], **(cfg.get("corpus_opts") or {}))
+    where = cfg.get("out") or entry_dir(cfg["embedder"], cfg["corpus"], cfg["split"], cfg["seed"],
+                                        sizes or None)
+    norms = np.linalg.norm(vectors, axis=1)
+    print(f"{cfg['embedder']} on {cfg['corpus']}[{cfg['split']}]: {vectors.shape[0]} x "
+          f"{vectors.shape[1]} {vectors.dtype}, norms {norms.min():.3f}..{norms.max():.3f}, "
+          f"{time.perf_counter() - t0:.2f} s -> {where}")
+    return 0

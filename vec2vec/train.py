@@ -1,0 +1,383 @@
+"""Training: the vec2vec GAN loop (``train_gan``) and ``vec2vec train`` for every method (``cli``).
+
+The GAN loop, in one readable function. Per step:
+1. (every ``pseudo_refresh`` steps) pseudo pairs: mutual CSLS nearest neighbours between the
+   current translations of a pool of a-vectors and a pool of b-vectors -- no paired data, the
+   pairs are *different* texts that the current map finds mutually closest;
+2. discriminator step (least squares GAN) on both output spaces and on the latent, if enabled;
+3. generator step on the weighted sum of: reconstruction, cycle consistency, vector-space
+   preservation (one-way and/or cycle), adversarial (output + latent), pseudo-pair regression.
+
+All vectors inside the loop are *centred* unit vectors (see ``VecGANNet.center``).
+
+Checkpoints (``run_dir/checkpoint/``: ``state.safetensors`` + ``state.json``) hold the networks,
+both optimisers, every RNG state, the pseudo pairs and the loss history, and are replaced
+atomically, so ``resume=true`` after a kill continues bit-for-bit where the last checkpoint was
+taken and ends at the same numbers as an uninterrupted run (CPU, same seed, same thread count).
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import rundir
+from .io import load_safetensors, read_json, replace_dir, save_safetensors, write_json
+from .losses import cosine_loss, lsgan_d_loss, lsgan_g_loss, r1_penalty, vsp_loss
+from .runtime import autocast, cpu_threads, pick_device, set_seed
+from .validation import check_vectors
+
+CKPT_FORMAT = "vec2vec-train-checkpoint"
+CKPT_VERSION = 1
+# config keys that change the shape/meaning of a checkpoint: resuming with other values is refused
+ARCH_KEYS = ("width", "in_depth", "backbone_depth", "out_depth", "norm", "disc_width",
+             "disc_depth", "disc_norm", "seed", "steps", "batch_size", "warm_start")
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces of the loop
+# ---------------------------------------------------------------------------------------------
+def lr_at(step: int, base: float, warmup: int, total: int) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay to 10% of ``base`` at ``total``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    frac = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, frac))))
+
+
+@torch.no_grad()
+def pseudo_pairs(net, za: torch.Tensor, zb: torch.Tensor, pool: int, csls_k: int,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mutual nearest neighbours between translated a-vectors and b-vectors, within random pools.
+
+    za [n_a, d_a], zb [n_b, d_b]: centred unit vectors. The similarity of (i, j) averages both
+    directions, cos(F_ab(a_i), b_j) and cos(a_i, F_ba(b_j)); with ``csls_k`` > 0 it is CSLS-
+    corrected (hubs penalised). Returns index tensors (ia [p], ib [p]) into za and zb.
+    """
+    pa = torch.randperm(len(za), generator=gen)[:pool]
+    pb = torch.randperm(len(zb), generator=gen)[:pool]
+    was_training = net.training
+    net.eval()
+    a, b = za[pa], zb[pb]
+    sim = net.translate_centered(a, "a", "b") @ b.T
+    sim += a @ net.translate_centered(b, "b", "a").T
+    sim *= 0.5
+    if csls_k > 0:
+        k = min(csls_k, sim.shape[0], sim.shape[1])
+        r_a = sim.topk(k, dim=1).values.mean(1)
+        r_b = sim.topk(k, dim=0).values.mean(0)
+        sim = 2 * sim - r_a[:, None] - r_b[None, :]
+    fwd, bwd = sim.argmax(1), sim.argmax(0)
+    keep = bwd[fwd] == torch.arange(len(pa), device=sim.device)
+    net.train(was_training)
+    return pa[keep.cpu()], pb[fwd[keep].cpu()]
+
+
+def generator_losses(net, discs, xa: torch.Tensor, xb: torch.Tensor, pa: torch.Tensor | None,
+                     pb: torch.Tensor | None, cfg: dict) -> dict[str, torch.Tensor]:
+    """Every generator loss term (unweighted) for one batch of centred vectors xa, xb.
+
+    pa, pb: paired pseudo-pair batches (rows i of pa and pb matched by the current map) or None.
+    """
+    la, lb = net.encode(xa, "a"), net.encode(xb, "b")
+    fab, fba = net.decode(la, "b"), net.decode(lb, "a")        # one-way translations
+    out: dict[str, torch.Tensor] = {}
+    if cfg["w_rec"]:
+        out["rec"] = cosine_loss(net.decode(la, "a"), xa) + cosine_loss(net.decode(lb, "b"), xb)
+    need_cycle = cfg["w_cycle"] or cfg["w_cycle_vsp"]
+    if need_cycle:
+        src_ab, src_ba = (fab.detach(), fba.detach()) if cfg["cycle_detach"] else (fab, fba)
+        cyc_a = net.translate_centered(src_ab, "b", "a")
+        cyc_b = net.translate_centered(src_ba, "a", "b")
+        if cfg["w_cycle"]:
+            out["cycle"] = cosine_loss(cyc_a, xa) + cosine_loss(cyc_b, xb)
+        if cfg["w_cycle_vsp"]:
+            out["cycle_vsp"] = vsp_loss(xa, cyc_a) + vsp_loss(xb, cyc_b)
+    if cfg["w_vsp"] and cfg["vsp_one_way"]:
+        out["vsp"] = vsp_loss(xa, fab) + vsp_loss(xb, fba)
+    if cfg["w_gan"]:
+        out["gan"] = lsgan_g_loss(discs["b"](fab)) + lsgan_g_loss(discs["a"](fba))
+    if cfg["w_latent_gan"]:
+        # the generator wants latents of a scored as b (1) and latents of b scored as a (0)
+        d = discs["latent"]
+        out["latent_gan"] = lsgan_g_loss(d(la)) + 0.5 * d(lb).pow(2).mean()
+    if cfg["w_pseudo"] and pa is not None and len(pa):
+        out["pseudo"] = (cosine_loss(net.translate_centered(pa, "a", "b"), pb)
+                         + cosine_loss(net.translate_centered(pb, "b", "a"), pa))
+    return out
+
+
+def discriminator_loss(net, discs, xa: torch.Tensor, xb: torch.Tensor, cfg: dict) -> torch.Tensor:
+    """Least-squares GAN loss of the three discriminators on one batch (+ R1 when cfg["r1"])."""
+    with torch.no_grad():
+        la, lb = net.encode(xa, "a"), net.encode(xb, "b")
+        fab, fba = net.decode(la, "b"), net.decode(lb, "a")
+    loss = xa.new_zeros(())
+    if cfg["w_gan"]:
+        loss = loss + lsgan_d_loss(discs["b"](xb), discs["b"](fab)) \
+            + lsgan_d_loss(discs["a"](xa), discs["a"](fba))
+        if cfg["r1"]:
+            loss = loss + cfg["r1"] * (r1_penalty(discs["a"], xa) + r1_penalty(discs["b"], xb))
+    if cfg["w_latent_gan"]:
+        # latent discriminator: latents of a -> 1, latents of b -> 0
+        loss = loss + lsgan_d_loss(discs["latent"](la), discs["latent"](lb))
+    return loss
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Optimizer state -> (tensors for safetensors, JSON-able rest)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{prefix}/{pid}/{k}"] = v
+            else:
+                scalars.setdefault(str(pid), {})[k] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(prefix: str, tensors: dict, meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, v in tensors.items():
+        if key.startswith(prefix + "/"):
+            _, pid, k = key.split("/", 2)
+            state.setdefault(int(pid), {})[k] = v
+    for pid, st in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(st)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(path: Path, st: dict) -> None:
+    """Write the full training state atomically into directory ``path``."""
+    tensors = {f"net/{k}": v for k, v in st["net"].state_dict().items()}
+    tensors |= {f"disc/{k}": v for k, v in st["discs"].state_dict().items()}
+    opt_meta = {}
+    for name in ("opt_g", "opt_d"):
+        t, m = _flatten_optimizer(name, st[name])
+        tensors |= t
+        opt_meta[name] = m
+    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/data"] = st["gen"].get_state()
+    if st["pairs"] is not None:
+        tensors["pairs/a"], tensors["pairs/b"] = st["pairs"]
+    meta = {"format": CKPT_FORMAT, "version": CKPT_VERSION, "step": st["step"],
+            "dims": list(st["dims"]), "config": st["cfg"], "optimizers": opt_meta,
+            "scalers": {k: st[k].state_dict() for k in ("scaler_g", "scaler_d")},
+            "history": st["history"], "elapsed": st["elapsed"]}
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_safetensors(tmp / "state.safetensors", tensors, metadata={"format": CKPT_FORMAT})
+    write_json(tmp / "state.json", meta)
+    replace_dir(tmp, path)
+
+
+def load_checkpoint(path: Path, st: dict) -> None:
+    """Restore ``st`` (built with the same config) from directory ``path``; clear errors on
+    foreign, truncated or incompatible checkpoints."""
+    meta = read_json(path / "state.json")
+    if not isinstance(meta, dict) or meta.get("format") != CKPT_FORMAT:
+        raise ValueError(f"{path}: not a vec2vec training checkpoint (state.json format "
+                         f"{meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r})")
+    if meta.get("version") != CKPT_VERSION:
+        raise ValueError(f"{path}: checkpoint version {meta.get('version')} unsupported")
+    if list(meta["dims"]) != list(st["dims"]):
+        raise ValueError(f"{path}: checkpoint dims {meta['dims']} do not match the data "
+                         f"{list(st['dims'])}: different embedders?")
+    diff = {k: (meta["config"].get(k), st["cfg"].get(k)) for k in ARCH_KEYS
+            if meta["config"].get(k) != st["cfg"].get(k)}
+    if diff:
+        raise ValueError(f"{path}: checkpoint was written with a different config "
+                         f"(saved vs now: {diff}); use a new run_dir or resume=false")
+    tensors = load_safetensors(path / "state.safetensors")
+    try:
+        st["net"].load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net/")})
+        st["discs"].load_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("disc/")})
+        for name in ("opt_g", "opt_d"):
+            st[name].load_state_dict(_unflatten_optimizer(name, tensors, meta["optimizers"][name]))
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise ValueError(f"{path}: checkpoint tensors do not fit this network ({e})") from e
+    for k in ("scaler_g", "scaler_d"):
+        if meta["scalers"].get(k):
+            st[k].load_state_dict(meta["scalers"][k])
+    torch.set_rng_state(tensors["rng/torch"])
+    st["gen"].set_state(tensors["rng/data"])
+    st["pairs"] = (tensors["pairs/a"], tensors["pairs/b"]) if "pairs/a" in tensors else None
+    st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+# ---------------------------------------------------------------------------------------------
+def check_batch(n_a: int, n_b: int, batch_size: int) -> None:
+    """Refuse data with fewer vectors than one batch (the loop samples without replacement)."""
+    if min(n_a, n_b) < batch_size:
+        raise ValueError(f"too few vectors for batch_size={batch_size}: xa has {n_a}, xb has "
+                         f"{n_b}; use more data or a smaller batch_size")
+
+
+def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = None,
+              resume: bool = False, ckpt_every: int = 0, progress: bool = False,
+              score_fn: Callable | None = None, stop_after: int | None = None) -> dict:
+    """Fit the GAN translator ``tr`` (a ``GANTranslator``) on unpaired xa [n_a, d_a], xb [n_b, d_b].
+
+    run_dir: where checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go;
+    None = in memory only. resume: continue from run_dir/checkpoint if present.
+    score_fn(translator) -> float (higher = better, no pairs) is logged every ``eval_every`` steps.
+    stop_after: stop (after checkpointing) once this step is reached -- used by tests to simulate
+    a kill. Returns {"history": [...], "steps": n, "seconds": t}.
+    """
+    from .translators.gan import build_discriminators, fit_warm_start, init_from_linear
+    from .translators.linear import center_normalize, residual_scale
+
+    cfg = tr.config
+    xa = check_vectors(xa, "xa", min_rows=2)
+    xb = check_vectors(xb, "xb", min_rows=2)
+    check_batch(len(xa), len(xb), int(cfg["batch_size"]))
+    device = pick_device(cfg["device"])
+    torch.set_num_threads(int(cfg["threads"]) or cpu_threads())
+    set_seed(int(cfg["seed"]))
+    net = tr.build((xa.shape[1], xb.shape[1])).to(device)
+    discs = build_discriminators({"a": xa.shape[1], "b": xb.shape[1]}, cfg).to(device)
+    betas = tuple(cfg["betas"])
+    use_amp = bool(cfg["amp"]) and device.startswith("cuda")
+    st: dict[str, Any] = {
+        "net": net, "discs": discs, "cfg": cfg, "dims": tr.dims, "step": 0, "history": [],
+        "elapsed": 0.0, "pairs": None,
+        "opt_g": torch.optim.Adam(net.parameters(), lr=cfg["lr_g"], betas=betas,
+                                  weight_decay=cfg["weight_decay"]),
+        "opt_d": torch.optim.Adam(discs.parameters(), lr=cfg["lr_d"], betas=betas),
+        "scaler_g": torch.amp.GradScaler("cuda", enabled=use_amp),
+        "scaler_d": torch.amp.GradScaler("cuda", enabled=use_amp),
+        "gen": torch.Generator().manual_seed(int(cfg["seed"])),
+    }
+    ckpt = Path(run_dir) / "checkpoint" if run_dir is not None else None
+    if resume and ckpt is not None and (ckpt / "state.json").is_file():
+        load_checkpoint(ckpt, st)
+    else:
+        t0 = time.time()
+        if cfg["warm_start"]:
+            maps = fit_warm_start(cfg, xa, xb)
+            s, xs = ("a", xa) if xa.shape[1] <= xb.shape[1] else ("b", xb)
+            init_from_linear(net, maps, center_normalize(xs, maps[f"mean_{s}"])[0])
+        else:
+            _, ma = center_normalize(xa)
+            _, mb = center_normalize(xb)
+            net.set_stats(ma, mb, [residual_scale(xa, ma), residual_scale(xb, mb)])
+        st["elapsed"] = time.time() - t0
+        st["history"].append({"step": 0, "warm_start_seconds": st["elapsed"]})
+    with torch.no_grad():
+        za = net.center(torch.from_numpy(xa).to(device), "a")
+        zb = net.center(torch.from_numpy(xb).to(device), "b")
+    gan_on = bool(cfg["w_gan"] or cfg["w_latent_gan"])
+    steps, bs = int(cfg["steps"]), int(cfg["batch_size"])
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, initial=st["step"], desc="vec2vec", file=sys.stderr, dynamic_ncols=True)
+    t_start = time.time() - st["elapsed"]
+    net.train()
+    discs.train()
+    while st["step"] < steps:
+        step = st["step"]
+        for g in st["opt_g"].param_groups:
+            g["lr"] = lr_at(step, cfg["lr_g"], cfg["warmup_steps"], steps)
+        for g in st["opt_d"].param_groups:
+            g["lr"] = lr_at(step, cfg["lr_d"], cfg["warmup_steps"], steps)
+        if cfg["w_pseudo"] and (st["pairs"] is None or
+                                (cfg["pseudo_refresh"] and step % cfg["pseudo_refresh"] == 0)):
+            st["pairs"] = pseudo_pairs(net, za, zb, int(cfg["pseudo_pool"]), int(cfg["pseudo_csls_k"]),
+                                       st["gen"])
+        ia = torch.randperm(len(za), generator=st["gen"])[:bs]
+        ib = torch.randperm(len(zb), generator=st["gen"])[:bs]
+        xa_b, xb_b = za[ia.to(device)], zb[ib.to(device)]
+        pa = pb = None
+        if st["pairs"] is not None and len(st["pairs"][0]):
+            sel = torch.randperm(len(st["pairs"][0]), generator=st["gen"])[:bs]
+            pa, pb = za[st["pairs"][0][sel].to(device)], zb[st["pairs"][1][sel].to(device)]
+        logs: dict[str, float] = {}
+        if gan_on:  # ---- discriminator step
+            with autocast(device, use_amp):
+                d_loss = discriminator_loss(net, discs, xa_b, xb_b, cfg)
+            st["opt_d"].zero_grad(set_to_none=True)
+            st["scaler_d"].scale(d_loss).backward()
+            st["scaler_d"].step(st["opt_d"])
+            st["scaler_d"].update()
+            logs["disc"] = float(d_loss)
+        # ---- generator step
+        with autocast(device, use_amp):
+            terms = generator_losses(net, discs, xa_b, xb_b, pa, pb, cfg)
+            g_loss = sum(cfg[f"w_{k}"] * v for k, v in terms.items())
+        st["opt_g"].zero_grad(set_to_none=True)
+        st["scaler_g"].scale(g_loss).backward()
+        if cfg["grad_clip"]:
+            st["scaler_g"].unscale_(st["opt_g"])
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg["grad_clip"])
+        st["scaler_g"].step(st["opt_g"])
+        st["scaler_g"].update()
+        st["step"] = step = step + 1
+        logs |= {k: float(v) for k, v in terms.items()}
+        logs["total"] = float(g_loss)
+        if st["pairs"] is not None:
+            logs["n_pairs"] = int(len(st["pairs"][0]))
+        if step % cfg["log_every"] == 0 or step == steps:
+            st["history"].append({"step": step, **logs})
+        if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
+            net.eval()
+            st["history"].append({"step": step, "score": float(score_fn(tr))})
+            net.train()
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k != "n_pairs"}, refresh=False)
+        st["elapsed"] = time.time() - t_start
+        if ckpt is not None and ((ckpt_every and step % ckpt_every == 0) or step == steps
+                                 or step == stop_after):
+            save_checkpoint(ckpt, st)
+        if stop_after is not None and step >= stop_after:
+            break
+    if bar is not None:
+        bar.close()
+    net.eval()
+    tr.history = st["history"]
+    if run_dir is not None:
+        plot_curves(st["history"], Path(run_dir) / "curves.png")
+    return {"history": st["history"], "steps": st["step"], "seconds": st["elapsed"]}
+
+
+def plot_curves(history: list[dict], path: Path) -> None:
+    """One panel per logged quantity (losses, pseudo-pair count, selection score) vs step."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({k for h in history for k in h if k != "step" and not k.endswith("seconds")})
+    if not keys:
+        return
+    cols = min(4, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, k in zip(axes.flat, keys):
+        pts = [(h["step"], h[k]) for h in history if k in h]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="." if len(pts) < 30 else None)
+        ax.set_title(k, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    tmp.replace(path)

@@ -1,0 +1,255 @@
+"""Linear translators and the linear-algebra pieces the other methods reuse.
+
+Every linear method here works in a *centred, normalised* copy of each space:
+``z = l2n(x - mean)``, where ``mean`` is the mean of that space's (L2-normalised) fitting vectors.
+Raw embeddings share a large mean direction (raw cosine between unrelated texts is 0.1-0.3), which
+would dominate any similarity structure; removing it is what makes the spaces look alike.
+A map ``W`` [d_a, d_b] sends centred a-vectors to centred b-vectors; the output is put back into
+b's raw space by ``l2n(l2n(z W) * scale_b + mean_b)`` (``scale_b`` = mean norm of b's centred
+vectors), so raw cosines with real b vectors are meaningful.
+
+Methods registered here:
+- ``identity``: returns the input, L2-normalised (equal dims only; a sanity baseline).
+- ``procrustes-oracle``: orthogonal Procrustes on *paired* rows (evaluation ceiling).
+- ``lstsq-oracle``: ridge least squares on *paired* rows (evaluation ceiling, not orthogonal).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..validation import l2_normalize
+from .base import Translator, register
+
+# ------------------------------------------------------------------------------------------
+# shared pieces
+# ------------------------------------------------------------------------------------------
+
+
+def center_normalize(x: np.ndarray, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalise rows, subtract the mean (computed here unless given), normalise again.
+
+    x: [n, d]. Returns (z [n, d] float32 unit rows, mean [d] float32).
+    """
+    xn = l2_normalize(x)
+    if mean is None:
+        mean = xn.mean(axis=0)
+    return l2_normalize(xn - mean), np.asarray(mean, dtype=np.float32)
+
+
+def residual_scale(x: np.ndarray, mean: np.ndarray) -> float:
+    """Mean norm of ``l2n(x) - mean``: how far real vectors sit from the space's mean."""
+    return float(np.linalg.norm(l2_normalize(x) - mean, axis=1).mean())
+
+
+def procrustes(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Orthogonal Procrustes: W [d_x, d_y] with orthonormal rows/columns maximising tr(Wᵀ XᵀY).
+
+    x: [n, d_x], y: [n, d_y] paired rows (optionally weighted per row, weights [n]).
+    For d_x != d_y, W = U Vᵀ from the thin SVD of XᵀY is the closest semi-orthogonal map
+    (W Wᵀ = I when d_x <= d_y), so ``x @ W`` preserves the geometry of x.
+    """
+    xt = x.T if weights is None else x.T * weights[None, :]
+    u, _, vt = np.linalg.svd(xt.astype(np.float64) @ y.astype(np.float64), full_matrices=False)
+    return (u @ vt).astype(np.float32)
+
+
+def orthogonalize(w: np.ndarray) -> np.ndarray:
+    """The nearest semi-orthogonal matrix to w [d_x, d_y] (polar factor U Vᵀ)."""
+    u, _, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)
+    return (u @ vt).astype(np.float32)
+
+
+def ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1e-2) -> np.ndarray:
+    """Ridge least squares W [d_x, d_y] minimising |XW - Y|² + λ|W|², λ = alpha·tr(XᵀX)/d_x."""
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    g = x64.T @ x64
+    lam = alpha * np.trace(g) / g.shape[0]
+    return np.linalg.solve(g + lam * np.eye(g.shape[0]), x64.T @ y64).astype(np.float32)
+
+
+def _torch():
+    import torch
+
+    from ..runtime import cpu_threads
+    if torch.get_num_threads() > cpu_threads():
+        torch.set_num_threads(cpu_threads())
+    return torch
+
+
+def knn(q: np.ndarray, db: np.ndarray, k: int, bias: np.ndarray | None = None,
+        chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k by inner product (minus an optional per-database-row ``bias``), chunked.
+
+    q: [n, d], db: [m, d] (unit rows -> cosine). Memory is O(chunk * m), never n * m.
+    Returns (values [n, k] float32, indices [n, k] int64), best first.
+    """
+    torch = _torch()
+    k = min(k, len(db))
+    dbt = torch.from_numpy(np.ascontiguousarray(db, dtype=np.float32))
+    bt = None if bias is None else torch.from_numpy(np.asarray(bias, dtype=np.float32))
+    vals = np.empty((len(q), k), np.float32)
+    idx = np.empty((len(q), k), np.int64)
+    for s in range(0, len(q), chunk):
+        sim = torch.from_numpy(np.ascontiguousarray(q[s:s + chunk], dtype=np.float32)) @ dbt.T
+        if bt is not None:
+            sim -= bt
+        v, i = sim.topk(k, dim=1)
+        vals[s:s + chunk], idx[s:s + chunk] = v.numpy(), i.numpy()
+    return vals, idx
+
+
+def csls_penalties(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """CSLS hubness terms: r_src[i] = mean cos of src_i's k NN in tgt; r_tgt[j] likewise.
+
+    src: [n, d] (already mapped into tgt's space), tgt: [m, d]; unit rows.
+    CSLS(i, j) = 2 cos(src_i, tgt_j) - r_src[i] - r_tgt[j] (Conneau et al. 2018, k = 10).
+    """
+    r_src = knn(src, tgt, k)[0].mean(axis=1)
+    r_tgt = knn(tgt, src, k)[0].mean(axis=1)
+    return r_src, r_tgt
+
+
+def csls_nn(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """For every src row its CSLS-nearest tgt row, and vice versa.
+
+    Returns (fwd [n] indices into tgt, bwd [m] indices into src).
+    """
+    r_src, r_tgt = csls_penalties(src, tgt, k)
+    # argmax_j 2cos - r_src[i] - r_tgt[j] does not depend on r_src[i]; bias folds r_tgt in.
+    fwd = knn(src, tgt, 1, bias=r_tgt / 2)[1][:, 0]
+    bwd = knn(tgt, src, 1, bias=r_src / 2)[1][:, 0]
+    return fwd, bwd
+
+
+def mutual_nn_pairs(src: np.ndarray, tgt: np.ndarray, k: int = 10,
+                    csls: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mutual-nearest-neighbour dictionary (CSLS by default): pairs (i, j) with fwd[i]=j, bwd[j]=i.
+
+    Returns (i [p], j [p]) int64 arrays.
+    """
+    if csls:
+        fwd, bwd = csls_nn(src, tgt, k)
+    else:
+        fwd = knn(src, tgt, 1)[1][:, 0]
+        bwd = knn(tgt, src, 1)[1][:, 0]
+    i = np.arange(len(src))
+    keep = bwd[fwd] == i
+    return i[keep], fwd[keep]
+
+
+def mean_csls_score(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> float:
+    """Mean over src rows of the best CSLS score in tgt (MUSE's unsupervised selection metric)."""
+    r_src, r_tgt = csls_penalties(src, tgt, k)
+    best = knn(src, tgt, 1, bias=r_tgt / 2)[0][:, 0]  # max_j cos_ij - r_tgt[j] / 2
+    return float(np.mean(2 * best - r_src))
+
+
+# ------------------------------------------------------------------------------------------
+# the shared linear translator
+# ------------------------------------------------------------------------------------------
+
+
+class LinearTranslator(Translator):
+    """Base for every method whose fitted form is a linear map between centred spaces.
+
+    State: ``mean_a`` [d_a], ``mean_b`` [d_b], ``scale`` [2] (residual scales of a, b),
+    ``w_ab`` [d_a, d_b], ``w_ba`` [d_b, d_a]. Subclasses implement ``_fit`` and set them via
+    ``_set_maps``.
+    """
+
+    def _set_stats(self, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centre+normalise both spaces, remember the stats; return (za, zb)."""
+        za, self.mean_a = center_normalize(xa)
+        zb, self.mean_b = center_normalize(xb)
+        self.scale = np.array([residual_scale(xa, self.mean_a), residual_scale(xb, self.mean_b)],
+                              np.float32)
+        return za, zb
+
+    def _set_maps(self, w_ab: np.ndarray, w_ba: np.ndarray | None = None) -> None:
+        """Store maps; an orthogonal method passes only w_ab (then w_ba = w_abᵀ)."""
+        self.w_ab = np.ascontiguousarray(w_ab, np.float32)
+        self.w_ba = np.ascontiguousarray(w_ab.T if w_ba is None else w_ba, np.float32)
+
+    def map_centered(self, z: np.ndarray, direction: str) -> np.ndarray:
+        """Map centred unit vectors z to the other space's centred unit vectors (no de-centring)."""
+        return l2_normalize(z @ (self.w_ab if direction == "ab" else self.w_ba))
+
+    def center(self, x: np.ndarray, space: str) -> np.ndarray:
+        """Raw vectors of space 'a' or 'b' -> centred unit vectors of that space."""
+        return center_normalize(x, self.mean_a if space == "a" else self.mean_b)[0]
+
+    def _translate(self, x: np.ndarray, direction: str) -> np.ndarray:
+        src, (mean_t, scale_t) = ("a", (self.mean_b, self.scale[1])) if direction == "ab" \
+            else ("b", (self.mean_a, self.scale[0]))
+        y = self.map_centered(self.center(x, src), direction)
+        return l2_normalize(y * scale_t + mean_t)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"mean_a": self.mean_a, "mean_b": self.mean_b, "scale": self.scale,
+                "w_ab": self.w_ab, "w_ba": self.w_ba}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        arrays = {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float32)
+                  for k, v in state.items()}
+        need = {"mean_a", "mean_b", "scale", "w_ab", "w_ba"}
+        if not need <= set(arrays):
+            raise ValueError(f"{self.method} checkpoint lacks tensors {sorted(need - set(arrays))}")
+        d_a, d_b = self.dims
+        if arrays["w_ab"].shape != (d_a, d_b) or arrays["w_ba"].shape != (d_b, d_a) \
+                or arrays["mean_a"].shape != (d_a,) or arrays["mean_b"].shape != (d_b,):
+            raise ValueError(f"{self.method} checkpoint tensors do not match dims {self.dims}: "
+                             f"w_ab {arrays['w_ab'].shape}, w_ba {arrays['w_ba'].shape}")
+        self.mean_a, self.mean_b, self.scale = arrays["mean_a"], arrays["mean_b"], arrays["scale"]
+        self.w_ab, self.w_ba = arrays["w_ab"], arrays["w_ba"]
+
+
+# ------------------------------------------------------------------------------------------
+# methods
+# ------------------------------------------------------------------------------------------
+
+
+@register("identity")
+class Identity(Translator):
+    """x -> l2n(x): what you get by pretending the two embedders share a space (equal dims)."""
+
+    def _fit(self, xa, xb):
+        if xa.shape[1] != xb.shape[1]:
+            raise ValueError(f"identity needs equal dims; got {xa.shape[1]} and {xb.shape[1]}")
+
+    def _translate(self, x, direction):
+        return l2_normalize(x)
+
+    def state_dict(self):
+        return {"dims": np.asarray(self.dims, np.float32)}
+
+    def load_state_dict(self, state):
+        if "dims" not in state:
+            raise ValueError("identity checkpoint lacks its 'dims' tensor")
+
+
+@register("procrustes-oracle")
+class ProcrustesOracle(LinearTranslator):
+    """Orthogonal Procrustes on paired rows (row i of xa and xb = same text). A ceiling only."""
+
+    needs_pairs = True
+
+    def _fit(self, xa, xb):
+        za, zb = self._set_stats(xa, xb)
+        self._set_maps(procrustes(za, zb))
+
+
+@register("lstsq-oracle")
+class LstsqOracle(LinearTranslator):
+    """Ridge least squares on paired rows, one map per direction. Config: ``alpha`` (1e-2)."""
+
+    needs_pairs = True
+
+    def __init__(self, alpha: float = 1e-2, **config):
+        super().__init__(alpha=alpha, **config)
+
+    def _fit(self, xa, xb):
+        za, zb = self._set_stats(xa, xb)
+        a = float(self.config["alpha"])
+        self._set_maps(ridge(za, zb, a), ridge(zb, za, a))
