@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -457,12 +456,12 @@ class Metric:
     higher_is_similar: bool = True
     symmetric: bool = True
     dense: bool = False  # uses an n x n (sub)sample
-    identity: float = 1.0  # value of metric(X, X)
+    identity: float = 1.0  # value of metric(X, X) (nan: data dependent)
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("mutual_knn", _s_mutual_knn),
-    Metric("cycle_knn", _s_cycle_knn, symmetric=False),
+    Metric("cycle_knn", _s_cycle_knn, symmetric=False, identity=float("nan")),
     Metric("jaccard_knn", _s_jaccard_knn),
     Metric("cka_linear", _s_cka_linear),
     Metric("cka_linear_unbiased", _s_cka_linear_unbiased),
@@ -520,7 +519,9 @@ def cycle_knn(X, Y, k: int = 10) -> float:
 
     Fraction of rows i for which some ``j in N_Y(i)`` has ``i in N_X(j)``: step to a neighbour in
     Y, step back through X's neighbourhoods, land on i. Asymmetric in (X, Y). Cosine kNN, self
-    excluded; rotation and scale invariant. Chance ~ ``1 - (1 - k/(n-1))^k``.
+    excluded; rotation and scale invariant. Chance ~ ``1 - (1 - k/(n-1))^k``. Note
+    ``cycle_knn(X, X) <= 1``: it is the reciprocity of X's kNN graph (a row need not be a
+    neighbour of any of its own neighbours), so compare pairs to the self scores.
     """
     a, b = _spaces(X, Y, k=_check_k(k, len(X)))
     return _s_cycle_knn(a, b)
@@ -867,29 +868,19 @@ def plot_sweep(sweeps: dict[str, dict], path, title: str = "") -> None:
 # CLI: vec2vec align key=value ...
 # --------------------------------------------------------------------------------------------
 
-CONFIG_HELP = {
-    "embedders": "list of embedder names to compare pairwise, e.g. [minilm,mpnet,e5-small,minilm-l3,glove-50]",
-    "corpus": "corpus name (gcide-definitions, wordnet-definitions, fortunes, ...) or a text file path",
-    "split": "corpus split to embed; 'eval' holds the paired held-out texts",
-    "n": "number of paired texts (rows) per embedder",
-    "seed": "seed for the corpus sample, permutations and subsamples",
-    "k": "neighbours for the kNN metrics (cosine, self excluded)",
-    "metrics": f"metrics to compute; known: {', '.join(METRICS)}",
-    "n_perm": "permutations of the pairing for each p-value (floor 1/(n_perm+1))",
-    "max_n_dense": "subsample size for n x n metrics (cka_rbf*, rsa); null = no subsampling",
-    "svcca_dim": "principal directions kept by SVCCA",
-    "rbf_sigma": "RBF bandwidth as a fraction of the median pairwise distance",
-    "sweep_metrics": "metrics for the gallery-size sweep plot",
-    "sweep_sizes": "gallery sizes for the sweep; null = 250, 500, 1000, ... up to n",
-    "out": "output directory (align.json, heatmap_<metric>.png, sweep.png, config.yaml)",
-}
-
-
 def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_module
+    """Hydra-compose ``conf/align.yaml``. ``embedders=...`` is accepted as an alias of
+    ``embedder_names=...``: ``embedders`` is also the name of the embedder config group, which
+    Hydra would otherwise treat as a group selection."""
+    from vec2vec.config import compose
 
-    with initialize_config_module("vec2vec.conf", version_base=None):
-        return compose("align", overrides=list(overrides))
+    fixed = []
+    for o in overrides:
+        for prefix in ("embedders=", "embedders+="):
+            if o.startswith(prefix):
+                o = "embedder_names" + o[len("embedders"):]
+        fixed.append(o)
+    return compose("align", fixed)
 
 
 def run(cfg, log=print) -> dict:
@@ -901,7 +892,7 @@ def run(cfg, log=print) -> dict:
     from vec2vec.embed import embed
     from vec2vec.io import write_json
 
-    names = [str(e) for e in cfg.embedders]
+    names = [str(e) for e in cfg.embedder_names]
     if len(set(names)) != len(names):
         raise ValueError(f"embedders: duplicate names in {names}")
     corpus = cfg.corpus if isinstance(cfg.corpus, str) else cfg.corpus.get("name")
@@ -942,22 +933,18 @@ def run(cfg, log=print) -> dict:
 
 
 def cli(overrides: list[str]) -> int:
-    """``vec2vec align key=value ...``: see ``CONFIG_HELP`` (``--help`` prints it)."""
-    if any(o in ("-h", "--help", "help") for o in overrides):
-        cfg = _compose([])
-        print("vec2vec align key=value ...  (alignment metrics between embedders on paired texts)\n")
-        for key, text in CONFIG_HELP.items():
-            print(f"  {key:14s} {text}\n  {'':14s} default: {cfg.get(key)}")
+    """``vec2vec align embedders=[minilm,mpnet,...] corpus=gcide-definitions n=4000 out=DIR``.
+
+    Embeds n paired texts of the corpus' eval split with every embedder (through the cache),
+    scores every metric for every pair with a permutation p-value, writes DIR/align.json,
+    DIR/heatmap_<metric>.png, DIR/sweep.png and DIR/config.yaml, and prints each matrix.
+    """
+    if any(o in ("-h", "--help") for o in overrides):
+        from vec2vec.config import config_text
+        print(cli.__doc__ + "\n" + config_text("align"))
         return 0
-    try:
-        cfg = _compose(overrides)
-        unknown = [key for key in cfg if key not in CONFIG_HELP]
-        if unknown:
-            raise ValueError(f"unknown config keys {unknown}")
-        for m in cfg.metrics:
-            get_metric(str(m))
-        run(cfg)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"vec2vec align: error: {e}", file=sys.stderr)
-        return 2
+    cfg = _compose(overrides)
+    for m in cfg.metrics:
+        get_metric(str(m))
+    run(cfg)
     return 0

@@ -299,21 +299,24 @@ def clean(texts: list[str], labels: list[str] | None = None, dedup: bool = True,
     return out_t, out_l
 
 
-def is_known_corpus(name: str) -> bool:
-    return name in CORPORA
+def _is_registry(name: str) -> bool:
+    """True for a registry name, False for a file path; ValueError for neither."""
+    if name in CORPORA:
+        return True
+    if Path(name).suffix or os.sep in name:
+        return False
+    raise ValueError(f"unknown corpus {name!r}; valid: {', '.join(CORPORA)}, "
+                     "or a path to a .txt / .jsonl / .csv file")
 
 
 @lru_cache(maxsize=8)
 def load_corpus(name: str, min_words: int = 0, max_words: int | None = None,
                 text_field: str = "text", label_field: str | None = None) -> Corpus:
     """Load a named corpus (see ``CORPORA``) or a user file, cleaned and deduplicated."""
-    if name in CORPORA:
+    if _is_registry(name):
         texts, labels, source = CORPORA[name]()
-    elif Path(name).suffix or os.sep in name:
-        texts, labels, source = read_user_file(name, text_field=text_field, label_field=label_field)
     else:
-        raise ValueError(f"unknown corpus {name!r}; valid: {', '.join(CORPORA)}, "
-                         "or a path to a .txt / .jsonl / .csv file")
+        texts, labels, source = read_user_file(name, text_field=text_field, label_field=label_field)
     texts, labels = clean(texts, labels, dedup=True, min_words=min_words, max_words=max_words)
     if not texts:
         raise ValueError(f"corpus {name!r} has no texts left after cleaning "
@@ -401,7 +404,7 @@ def get_texts(corpus: str = "gcide-definitions", split: str = "a", seed: int = 0
 
 def corpus_id(corpus: str, **kw) -> str:
     """Stable id of a corpus's contents (source + cleaning options), cheap: no corpus is read."""
-    if corpus in CORPORA:
+    if _is_registry(corpus):
         source = _SOURCES[corpus]()
         lo, hi = kw.get("min_words", 0), kw.get("max_words")
         return source + (f":w{lo}-{hi}" if (lo or hi) else "")

@@ -327,7 +327,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         st["scaler_g"].step(st["opt_g"])
         st["scaler_g"].update()
         st["step"] = step = step + 1
-        logs |= {k: float(v) for k, v in terms.items()}
+        logs |= {k: float(v.detach()) for k, v in terms.items()}
         logs["total"] = float(g_loss)
         if st["pairs"] is not None:
             logs["n_pairs"] = int(len(st["pairs"][0]))

