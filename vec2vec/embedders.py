@@ -30,6 +30,7 @@ def cache_root() -> Path:
     return Path(os.environ.get("VEC2VEC_CACHE", Path.home() / ".cache" / "vec2vec")).expanduser()
 
 
+@lru_cache(maxsize=1)
 def registry() -> dict[str, dict]:
     """Registry embedders: name -> their YAML spec (from the ``embedder`` config group)."""
     import yaml
