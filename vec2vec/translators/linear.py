@@ -51,7 +51,8 @@ def procrustes(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) 
     (W Wᵀ = I when d_x <= d_y), so ``x @ W`` preserves the geometry of x.
     """
     xt = x.T if weights is None else x.T * weights[None, :]
-    u, _, vt = np.linalg.svd(xt.astype(np.float64) @ y.astype(np.float64), full_matrices=False)
+    m = (xt.astype(np.float32) @ y.astype(np.float32)).astype(np.float64)
+    u, _, vt = np.linalg.svd(m, full_matrices=False)
     return (u @ vt).astype(np.float32)
 
 
@@ -158,6 +159,15 @@ class LinearTranslator(Translator):
     ``w_ab`` [d_a, d_b], ``w_ba`` [d_b, d_a]. Subclasses implement ``_fit`` and set them via
     ``_set_maps``.
     """
+
+    def fit(self, xa: np.ndarray, xb: np.ndarray) -> "LinearTranslator":
+        """As ``Translator.fit``; NumPy's BLAS is held to one thread meanwhile: the matrices
+        here are small (SVDs of d x d), where a multi-threaded BLAS on busy cores was measured
+        ~10x slower than one thread. Large similarity products run in torch (``knn``)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return super().fit(xa, xb)
 
     def _set_stats(self, xa: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Centre+normalise both spaces, remember the stats; return (za, zb)."""
