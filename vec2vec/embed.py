@@ -128,7 +128,7 @@ def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_si
         folder = folder / _slug(request["corpus_source"])
     folder.mkdir(parents=True, exist_ok=True)
     keys = ("embedder_id", "corpus", "corpus_source", "split", "seed", "sizes")
-    with file_lock(folder / ".lock"):
+    with file_lock(folder / ".lock"):  # held briefly: manifest check/write only
         manifest_path = folder / "manifest.json"
         if manifest_path.exists() and not overwrite:
             bad = _mismatch(read_json(manifest_path), request, keys)
@@ -139,42 +139,56 @@ def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_si
             for f in folder.glob("chunk_*.npy"):
                 f.unlink()
         write_json(manifest_path, {k: request[k] for k in keys} | {"chunk_size": CHUNK})
-        vectors = _fill_chunks(folder, texts, embedder, batch_size, progress)
+    vectors = _fill_chunks(folder, texts, embedder, batch_size, progress)
     return vectors, digest
 
 
 def _fill_chunks(folder: Path, texts: list[str], embedder: str, batch_size: int,
                  progress: bool) -> np.ndarray:
-    """Read the chunks covering ``texts``; embed and write whatever rows are missing."""
+    """Read the chunks covering ``texts``; embed and write whatever rows are missing.
+
+    Each chunk is filled under its own lock, so processes asking for the same entry share the
+    work chunk by chunk instead of waiting for one another's whole request.
+    """
     from tqdm.auto import tqdm
 
     n = len(texts)
-    parts, todo = [], []
-    for c in range(0, (n + CHUNK - 1) // CHUNK):
-        lo, hi = c * CHUNK, min((c + 1) * CHUNK, n)
-        path = folder / f"chunk_{c:06d}.npy"
-        have = check_vectors(load_npy(path), str(path)) if path.exists() else None
-        parts.append(have[:hi - lo] if have is not None and len(have) >= hi - lo else have)
-        if have is None or len(have) < hi - lo:
-            todo.append(c)
-    if todo:
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    if n_chunks == 0:
+        raise ValueError("nothing to embed")
+    spans = [(c * CHUNK, min((c + 1) * CHUNK, n)) for c in range(n_chunks)]
+    parts = [_read_chunk(folder, c, hi - lo) for c, (lo, hi) in enumerate(spans)]
+    missing = sum(hi - lo - (len(p) if p is not None else 0)
+                  for p, (lo, hi) in zip(parts, spans) if p is None or len(p) < hi - lo)
+    if missing:
         model = get_embedder(embedder)
-        missing = sum(min((c + 1) * CHUNK, n) - c * CHUNK - (len(parts[c]) if parts[c] is not None
-                                                              else 0) for c in todo)
         bar = tqdm(total=missing, desc=f"embed {embedder}", unit="text", disable=not progress,
                    file=sys.stderr)
-        for c in todo:
-            lo, hi = c * CHUNK, min((c + 1) * CHUNK, n)
-            done = parts[c] if parts[c] is not None else np.zeros((0, model.dim), np.float32)
-            new = model.encode(texts[lo + len(done):hi], batch_size=batch_size)
-            check_vectors(new, f"{embedder} output", dim=model.dim)
-            parts[c] = np.concatenate([done, new])
-            save_npy(folder / f"chunk_{c:06d}.npy", parts[c])
-            bar.update(len(new))
+        for c, (lo, hi) in enumerate(spans):
+            if parts[c] is not None and len(parts[c]) >= hi - lo:
+                continue
+            with file_lock(folder / f".chunk_{c:06d}.lock"):
+                done = _read_chunk(folder, c, hi - lo)  # another process may have filled it
+                if done is None:
+                    done = np.zeros((0, model.dim), np.float32)
+                if len(done) < hi - lo:
+                    new = model.encode(texts[lo + len(done):hi], batch_size=batch_size)
+                    check_vectors(new, f"{embedder} output", dim=model.dim)
+                    done = np.concatenate([done, new])
+                    save_npy(folder / f"chunk_{c:06d}.npy", done)
+            parts[c] = done[:hi - lo]
+            bar.update(hi - lo)
         bar.close()
-    if not parts:
-        raise ValueError("nothing to embed")
     return np.concatenate(parts)
+
+
+def _read_chunk(folder: Path, c: int, want: int) -> np.ndarray | None:
+    """Rows of chunk ``c`` (at most ``want``; fewer if the chunk is partial), or None if absent."""
+    path = folder / f"chunk_{c:06d}.npy"
+    if not path.exists():
+        return None
+    have = check_vectors(load_npy(path), str(path))
+    return have[:want]
 
 
 # ---------------------------------------------------------------------------------------------
