@@ -182,6 +182,14 @@ class LinearTranslator(Translator):
         self.w_ab = np.ascontiguousarray(w_ab, np.float32)
         self.w_ba = np.ascontiguousarray(w_ab.T if w_ba is None else w_ba, np.float32)
 
+    def with_map(self, w_ab: np.ndarray, w_ba: np.ndarray | None = None) -> "LinearTranslator":
+        """A copy of this fitted translator with other maps (e.g. an intermediate snapshot)."""
+        import copy
+
+        other = copy.copy(self)
+        other._set_maps(w_ab, w_ba)
+        return other
+
     def map_centered(self, z: np.ndarray, direction: str) -> np.ndarray:
         """Map centred unit vectors z to the other space's centred unit vectors (no de-centring)."""
         return l2_normalize(z @ (self.w_ab if direction == "ab" else self.w_ba))

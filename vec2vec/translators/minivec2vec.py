@@ -204,18 +204,25 @@ def subsample(z: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def refine(za: np.ndarray, zb: np.ndarray, w: np.ndarray, iters: int, k_start: int, k_end: int,
-           damping: float, csls_rounds: int, csls_k: int, history: list | None = None) -> np.ndarray:
+           damping: float, csls_rounds: int, csls_k: int, history: list | None = None,
+           snapshots: list | None = None) -> np.ndarray:
     """kNN-mean refinement (k shrinking geometrically from k_start to k_end, damped), then
-    ``csls_rounds`` mutual-NN CSLS Procrustes rounds. Returns the final W."""
+    ``csls_rounds`` mutual-NN CSLS Procrustes rounds. Returns the final W.
+    ``snapshots`` (if a list) receives (step name, W copy) after every step: the pipeline's
+    "checkpoints", used to measure how well unsupervised selection tracks quality."""
     for t in range(iters):
         k = int(round(k_start * (k_end / k_start) ** (t / max(iters - 1, 1))))
         w = orthogonalize((1 - damping) * w + damping * knn_mean_step(za, zb, w, k))
         if history is not None:
             history.append({"step": f"knn{t}", "k": k})
+        if snapshots is not None:
+            snapshots.append((f"knn{t}", w.copy()))
     for t in range(csls_rounds):
         w, n_pairs = csls_step(za, zb, w, csls_k)
         if history is not None:
             history.append({"step": f"csls{t}", "pairs": n_pairs})
+        if snapshots is not None:
+            snapshots.append((f"csls{t}", w.copy()))
     return w
 
 
@@ -245,6 +252,7 @@ class MiniVec2Vec(LinearTranslator):
                          refine_k=list(refine_k), damping=damping, csls_rounds=csls_rounds,
                          csls_k=csls_k, max_rows=max_rows, **config)
         self.history: list[dict] = []
+        self.snapshots: list[tuple[str, np.ndarray]] = []  # (step, W) after each stage; not saved
 
     def _fit(self, xa, xb):
         c = self.config
@@ -261,9 +269,10 @@ class MiniVec2Vec(LinearTranslator):
         targets = pseudo_pairs(za_s, zb_s, anchors_a, anchors_b, min(c["rel_topk"], len(zb_s)))
         w = procrustes(za_s, targets)
         self.history.append({"step": "pseudo-pairs", "s": time.time() - t0})
+        self.snapshots = [("anchors", procrustes(anchors_a, anchors_b)), ("pseudo-pairs", w.copy())]
         k0, k1 = (min(int(k), len(zb_s)) for k in c["refine_k"])
         w = refine(za_s, zb_s, w, c["refine_iters"], k0, k1, c["damping"], c["csls_rounds"],
-                   c["csls_k"], self.history)
+                   c["csls_k"], self.history, self.snapshots)
         self.history.append({"step": "done", "s": time.time() - t0})
         log.info("mini-vec2vec fitted in %.1fs", time.time() - t0)
         self._set_maps(w)

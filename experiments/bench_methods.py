@@ -1,0 +1,196 @@
+"""Method table: every translation method x direction x seed for one embedder pair.
+
+    python experiments/bench_methods.py --source minilm --target mpnet --n-a 30000 --n-b 30000 \
+        --n-eval 8192 --seeds 0 1 2 --methods mini-vec2vec gw muse
+
+Fits each unsupervised method on unpaired vectors (source on split ``a``, target on split ``b``)
+with each seed, scores it without pairs (``vec2vec.selection.unsupervised_score``), then on the
+paired eval split in both directions (top-1/top-5/mean rank at pools 1024 and 8192, cosines,
+Hungarian). The oracles (fitted out of fold on the eval pairs) and identity (equal dims) are
+added as rows. For each method the seed with the best unsupervised score is marked "chosen";
+success = top-1@1024 >= 0.95 in both directions. Rank correlations (Spearman) between the
+unsupervised score and the paired top-1 are reported over all runs, and over the pipeline
+snapshots (the intermediate maps of mini-vec2vec: anchors, pseudo-pairs, each refinement step).
+``--rotation`` also runs the rotation control for every method: the source embedder against a
+random orthogonal rotation of itself on disjoint texts.
+
+Writes JSON (default ``experiments/results/bench_methods_<source>_<target>.json``) after every
+run, so a killed benchmark keeps what it finished, and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vec2vec.embed import embed  # noqa: E402
+from vec2vec.evaluate import ORACLES, all_metrics, oracle_predictions  # noqa: E402
+from vec2vec.io import write_json  # noqa: E402
+from vec2vec.selection import unsupervised_score  # noqa: E402
+from vec2vec.translators import get_translator  # noqa: E402
+from vec2vec.validation import l2_normalize  # noqa: E402
+
+
+def spearman(x, y) -> float | None:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return None
+    return float(spearmanr(x, y).statistic)
+
+
+def score_both(t, ea, eb, means, pools, names) -> list[dict]:
+    rows = []
+    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
+        for r in all_metrics(t.translate(src, d), tgt, means[d], pools):
+            rows.append({"direction": names[d], **r})
+    return rows
+
+
+def top1_1024(rows) -> float:
+    return float(np.mean([r["top1"] for r in rows if r["pool"] == 1024]))
+
+
+def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log) -> dict:
+    """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}."""
+    names = {"ab": f"{name[0]}->{name[1]}", "ba": f"{name[1]}->{name[0]}"}
+    means = {"ab": l2_normalize(xb).mean(0), "ba": l2_normalize(xa).mean(0)}
+    out = {"runs": [], "baselines": [], "snapshots": [], "summary": {}}
+    for m in methods:
+        for s in seeds:
+            t0 = time.time()
+            t = get_translator(m, seed=s, **method_kw.get(m, {})).fit(xa, xb)
+            fit_s = time.time() - t0
+            sel = unsupervised_score(t, xa, xb)
+            rows = score_both(t, ea, eb, means, pools, names)
+            out["runs"].append({"method": m, "seed": s, "fit_seconds": fit_s, "selection": sel,
+                                "results": rows, "history": getattr(t, "history", None)})
+            log(f"  {m:<14} seed {s}: top1@1024 {top1_1024(rows):.3f} score {sel['score']:.4f} "
+                f"fit {fit_s:.1f}s")
+            if snapshots and getattr(t, "snapshots", None):
+                for step, w in t.snapshots:
+                    u = t.with_map(w)
+                    out["snapshots"].append({"method": m, "seed": s, "step": step,
+                                             "score": unsupervised_score(u, xa, xb)["score"],
+                                             "top1_1024": top1_1024(score_both(u, ea, eb, means,
+                                                                               (1024,), names))})
+            yield out
+    for m in (["identity"] if ea.shape[1] == eb.shape[1] else []) + list(ORACLES):
+        rows = []
+        for d in ("ab", "ba"):
+            pred = l2_normalize(ea if d == "ab" else eb) if m == "identity" else \
+                oracle_predictions(m, ea, eb, d)
+            rows += [{"direction": names[d], **r}
+                     for r in all_metrics(pred, eb if d == "ab" else ea, means[d], pools)]
+        out["baselines"].append({"method": m, "results": rows})
+    summarize(out)
+    yield out
+
+
+def summarize(out: dict) -> None:
+    """Chosen seed per method (max unsupervised score), success rate, rank correlations."""
+    for m in sorted({r["method"] for r in out["runs"]}):
+        runs = [r for r in out["runs"] if r["method"] == m]
+        best = max(runs, key=lambda r: r["selection"]["score"])
+        per_seed = [top1_1024(r["results"]) for r in runs]
+        succ = [all(x["top1"] >= 0.95 for x in r["results"] if x["pool"] == 1024) for r in runs]
+        out["summary"][m] = {
+            "chosen_seed": best["seed"], "chosen_top1_1024": top1_1024(best["results"]),
+            "best_seed_by_top1": runs[int(np.argmax(per_seed))]["seed"],
+            "picked_best": top1_1024(best["results"]) >= max(per_seed) - 1e-9,
+            "success_rate": float(np.mean(succ)), "top1_1024_per_seed": per_seed,
+            "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in runs])),
+            "spearman_score_vs_top1_seeds": spearman([r["selection"]["score"] for r in runs], per_seed)}
+    runs = out["runs"]
+    out["summary"]["spearman_score_vs_top1_all_runs"] = spearman(
+        [r["selection"]["score"] for r in runs], [top1_1024(r["results"]) for r in runs])
+    snaps = out["snapshots"]
+    out["summary"]["spearman_score_vs_top1_snapshots"] = spearman(
+        [s["score"] for s in snaps], [s["top1_1024"] for s in snaps])
+
+
+def table(out: dict, title: str) -> str:
+    lines = [title, f"{'method':<22}{'seed':>5}{'direction':>20}{'pool':>6}{'top1':>7}{'top5':>7}"
+             f"{'rank':>8}{'cos':>7}{'cos_c':>7}{'hung':>7}{'fit_s':>8}{'score':>8}"]
+    def fmt(method, seed, r, fit, score):
+        h = "-" if r.get("hungarian") is None else f"{r['hungarian']:.3f}"
+        return (f"{method:<22}{seed:>5}{r['direction']:>20}{r['pool']:>6}{r['top1']:>7.3f}"
+                f"{r['top5']:>7.3f}{r['mean_rank']:>8.1f}{r['cos']:>7.3f}{r['cos_centered']:>7.3f}"
+                f"{h:>7}{fit:>8}{score:>8}")
+    for run in out["runs"]:
+        chosen = out["summary"].get(run["method"], {}).get("chosen_seed") == run["seed"]
+        for r in run["results"]:
+            lines.append(fmt(run["method"] + ("*" if chosen else ""), run["seed"], r,
+                             f"{run['fit_seconds']:.1f}", f"{run['selection']['score']:.3f}"))
+    for b in out["baselines"]:
+        for r in b["results"]:
+            lines.append(fmt(b["method"], "-", r, "-", "-"))
+    s = out["summary"]
+    for m, v in s.items():
+        if isinstance(v, dict):
+            lines.append(f"{m}: chosen seed {v['chosen_seed']} (top1@1024 {v['chosen_top1_1024']:.3f}),"
+                         f" picked the best: {v['picked_best']}, success {v['success_rate']:.2f}, "
+                         f"mean fit {v['fit_seconds_mean']:.1f}s")
+    lines.append(f"Spearman(score, top1@1024): all runs {s.get('spearman_score_vs_top1_all_runs')}, "
+                 f"snapshots {s.get('spearman_score_vs_top1_snapshots')}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--source", default="minilm")
+    ap.add_argument("--target", default="mpnet")
+    ap.add_argument("--corpus", default="gcide-definitions")
+    ap.add_argument("--n-a", type=int, default=30000)
+    ap.add_argument("--n-b", type=int, default=30000)
+    ap.add_argument("--n-eval", type=int, default=8192)
+    ap.add_argument("--pools", type=int, nargs="+", default=[1024, 8192])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--methods", nargs="+", default=["mini-vec2vec", "gw", "muse"])
+    ap.add_argument("--method-kw", default="{}", help="JSON: {method: {key: value}}")
+    ap.add_argument("--rotation", action="store_true", help="also run the rotation control")
+    ap.add_argument("--no-snapshots", action="store_true")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    import json
+
+    method_kw = json.loads(args.method_kw)
+    out_path = Path(args.out or ROOT / "experiments" / "results" /
+                    f"bench_methods_{args.source}_{args.target}.json")
+    t0 = time.time()
+    xa = embed(args.source, args.corpus, "a", limit=args.n_a, progress=False)
+    xb = embed(args.target, args.corpus, "b", limit=args.n_b, progress=False)
+    ea = embed(args.source, args.corpus, "eval", limit=args.n_eval, progress=False)
+    eb = embed(args.target, args.corpus, "eval", limit=args.n_eval, progress=False)
+    pools = [p for p in args.pools if p <= len(ea)]
+    record = {"config": {**vars(args), "n_a": len(xa), "n_b": len(xb), "n_eval": len(ea),
+                         "pools": pools}, "pair": None, "rotation": None}
+    print(f"{args.source} ({len(xa)}) vs {args.target} ({len(xb)}), eval {len(ea)} paired; "
+          f"data ready in {time.time() - t0:.0f}s", flush=True)
+    for part in run_pair((args.source, args.target), xa, xb, ea, eb, args.methods, args.seeds,
+                         pools, method_kw, not args.no_snapshots, lambda s: print(s, flush=True)):
+        record["pair"] = part
+        write_json(out_path, record)
+    print(table(record["pair"], f"\n== {args.source} <-> {args.target} =="))
+    if args.rotation:
+        q, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((xa.shape[1],) * 2))
+        q = q.astype(np.float32)
+        xb_rot = embed(args.source, args.corpus, "b", limit=args.n_b, progress=False) @ q
+        for part in run_pair((args.source, args.source + "-rotated"), xa, xb_rot, ea, ea @ q,
+                             args.methods, args.seeds[:1], pools, method_kw, False,
+                             lambda s: print(s, flush=True)):
+            record["rotation"] = part
+            write_json(out_path, record)
+        print(table(record["rotation"], f"\n== rotation control: {args.source} vs rotated copy =="))
+    print(f"wrote {out_path} ({time.time() - t0:.0f}s total)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Linear / OT translators: rotation control on real embeddings, save/load, bad input."""
+import json
+
+import numpy as np
+import pytest
+
+from vec2vec.evaluate import retrieval_metrics
+from vec2vec.translators import Translator, get_translator
+from vec2vec.translators.linear import center_normalize, mutual_nn_pairs, procrustes
+from vec2vec.translators.minivec2vec import match_clusters, two_opt
+from vec2vec.validation import l2_normalize
+
+N_FIT, N_EVAL = 2000, 1024
+
+
+@pytest.fixture(scope="module")
+def rotated():
+    """Real minilm vectors of disjoint gcide texts (a, b) and paired eval texts; space b is a
+    random orthogonal rotation of minilm, so the true a->b map is known exactly."""
+    from vec2vec.embed import embed
+
+    xa = embed("minilm", "gcide-definitions", "a", limit=N_FIT, seed=0, progress=False)
+    xb = embed("minilm", "gcide-definitions", "b", limit=N_FIT, seed=0, progress=False)
+    ev = embed("minilm", "gcide-definitions", "eval", limit=N_EVAL, seed=0, progress=False)
+    q, _ = np.linalg.qr(np.random.default_rng(123).standard_normal((xa.shape[1], xa.shape[1])))
+    q = q.astype(np.float32)
+    return xa, xb @ q, ev, ev @ q
+
+
+@pytest.fixture(scope="module")
+def fitted_default(rotated):
+    xa, xb, _, _ = rotated
+    return get_translator("mini-vec2vec", seed=0).fit(xa, xb)
+
+
+def test_rotation_control_default_method(rotated, fitted_default):
+    """The default unsupervised method recovers a hidden rotation from disjoint texts."""
+    _, _, ea, eb = rotated
+    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
+        m = retrieval_metrics(fitted_default.translate(src, d), tgt, pool=1024, hungarian=False)
+        assert m["top1"] >= 0.99, (d, m)
+    # chance level is 1/1024: the untranslated vectors must fail (the test can fail)
+    assert retrieval_metrics(ea, eb, pool=1024, hungarian=False)["top1"] < 0.05
+
+
+def test_procrustes_oracle_recovers_rotation_exactly(rotated):
+    _, _, ea, eb = rotated
+    t = get_translator("procrustes-oracle").fit(ea, eb)
+    assert np.mean(np.sum(t.translate(ea, "ab") * eb, axis=1)) > 0.999
+    assert np.mean(np.sum(t.translate(eb, "ba") * ea, axis=1)) > 0.999
+
+
+def test_lstsq_oracle_needs_pairs_and_beats_chance(rotated):
+    xa, xb, ea, eb = rotated
+    with pytest.raises(ValueError, match="paired rows"):
+        get_translator("lstsq-oracle").fit(xa[:100], xb[:90])
+    t = get_translator("lstsq-oracle", alpha=1e-3).fit(ea[:512], eb[:512])
+    assert retrieval_metrics(t.translate(ea[512:], "ab"), eb[512:], pool=512,
+                             hungarian=False)["top1"] > 0.9
+
+
+def test_save_load_round_trip_identical(tmp_path, rotated, fitted_default):
+    xa, xb, ea, _ = rotated
+    for name, t in [("mini-vec2vec", fitted_default),
+                    ("procrustes-oracle", get_translator("procrustes-oracle").fit(xa[:500], xb[:500])),
+                    ("identity", get_translator("identity").fit(xa[:10], xb[:10]))]:
+        d = t.save(tmp_path / name)
+        u = Translator.load(d)
+        assert u.method == name and u.dims == t.dims
+        for direction in ("ab", "ba"):
+            np.testing.assert_array_equal(u.translate(ea[:50], direction), t.translate(ea[:50], direction))
+
+
+def test_foreign_and_truncated_checkpoints(tmp_path, fitted_default):
+    d = fitted_default.save(tmp_path / "ok")
+    w = (d / "weights.safetensors").read_bytes()
+    trunc = tmp_path / "trunc"
+    fitted_default.save(trunc)
+    (trunc / "weights.safetensors").write_bytes(w[: len(w) // 2])
+    with pytest.raises(ValueError, match="truncated or foreign"):
+        Translator.load(trunc)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "translator.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not a vec2vec translator"):
+        Translator.load(foreign)
+    # right format, wrong shapes: a checkpoint claiming other dims than its weights
+    wrong = tmp_path / "wrong"
+    fitted_default.save(wrong)
+    meta = json.loads((wrong / "translator.json").read_text())
+    meta["dims"] = [384, 768]
+    (wrong / "translator.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="do not match dims"):
+        Translator.load(wrong)
+
+
+def test_bad_inputs(rotated, fitted_default):
+    xa, xb, _, _ = rotated
+    bad = xa[:100].copy()
+    bad[7, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        get_translator("procrustes-oracle").fit(bad, xb[:100])
+    with pytest.raises(ValueError, match="expected dimension 384"):
+        fitted_default.translate(np.zeros((3, 768), np.float32), "ab")
+    with pytest.raises(ValueError, match="direction"):
+        fitted_default.translate(xa[:3], "xy")
+    with pytest.raises(ValueError, match="equal dims"):
+        get_translator("identity").fit(xa[:10], np.zeros((10, 50), np.float32) + 1)
+    with pytest.raises(ValueError, match="needs >= 40 vectors"):
+        get_translator("mini-vec2vec").fit(xa[:30], xb[:30])
+    with pytest.raises(ValueError, match="unknown method"):
+        get_translator("no-such-method")
+
+
+def test_procrustes_unequal_dims_is_semi_orthogonal():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 20)), rng.standard_normal((300, 50))
+    w = procrustes(x, y)
+    assert w.shape == (20, 50)
+    np.testing.assert_allclose(w @ w.T, np.eye(20), atol=1e-5)
+
+
+def test_two_opt_finds_planted_matching():
+    rng = np.random.default_rng(1)
+    c = l2_normalize(rng.standard_normal((20, 16)).astype(np.float32))
+    perm = rng.permutation(20)
+    found, _ = match_clusters(c, c[perm], restarts=200, seed=0)
+    # a-cluster i must be matched to the b-cluster holding the same centroid
+    assert np.array_equal(perm[found], np.arange(20))
+    sa = c @ c.T
+    np.fill_diagonal(sa, 0)
+    p, f = two_opt(sa, sa, rng.permutation(20))
+    assert f <= np.sum(sa * sa) + 1e-6  # the identity is the global maximum
+
+
+def test_csls_mutual_nn_on_rotated_copy():
+    rng = np.random.default_rng(2)
+    z, _ = center_normalize(rng.standard_normal((500, 32)).astype(np.float32))
+    i, j = mutual_nn_pairs(z, z)
+    assert len(i) == 500 and np.array_equal(i, j)
