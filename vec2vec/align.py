@@ -270,17 +270,26 @@ class Space:
         return self._get("ranks", f)
 
 
+_CROSS_MEMO: dict = {}
+
+
 def cross_product(A: np.ndarray, B: np.ndarray, perm: np.ndarray | None = None,
                   chunk: int = _CHUNK) -> np.ndarray:
     """``A^T B[perm]`` (``[d1, d2]`` float64) accumulated over row chunks in float64.
 
-    Memory O(d1 d2 + chunk (d1 + d2)); ``A`` and ``B`` are ``[n, d1]``, ``[n, d2]``.
+    Memory O(d1 d2 + chunk (d1 + d2)); ``A`` and ``B`` are ``[n, d1]``, ``[n, d2]``. The last
+    result is memoised (linear CKA, unbiased CKA and Procrustes share it for one permutation).
     """
+    key = (id(A), id(B), None if perm is None else id(perm))
+    hit = _CROSS_MEMO.get("last")
+    if hit is not None and hit[0] == key and hit[1] is A and hit[2] is B and hit[3] is perm:
+        return hit[4]
     out = np.zeros((A.shape[1], B.shape[1]))
     for s in range(0, len(A), chunk):
         rows = slice(s, s + chunk)
         b = B[rows] if perm is None else B[perm[rows]]
         out += A[rows].astype(np.float64).T @ b.astype(np.float64)
+    _CROSS_MEMO["last"] = (key, A, B, perm, out)
     return out
 
 
@@ -776,15 +785,23 @@ def alignment_matrix(spaces: dict[str, np.ndarray], metrics: Iterable[str], k: i
         for j, b in enumerate(names):
             if i == j:
                 continue
-            perms = [perms_rng.permutation(n) for _ in range(n_perm)]
+            todo = [m for m in metrics if not (m.symmetric and j < i)]
             for m in metrics:
-                if m.symmetric and j < i:
+                if m not in todo:
                     out["metrics"][m.name][f"{a}|{b}"] = out["metrics"][m.name][f"{b}|{a}"]
-                    continue
-                extra = {"dim": dim} if m.name == "svcca" else {}
-                sa, sb = prepared[a], prepared[b]
-                score = m.score(sa, sb, **extra)
-                null = np.array([m.score(sa, sb, p, **extra) for p in perms])
+            if not todo:
+                continue
+            sa, sb = prepared[a], prepared[b]
+            extra = {m.name: ({"dim": dim} if m.name == "svcca" else {}) for m in todo}
+            scores = {m.name: m.score(sa, sb, **extra[m.name]) for m in todo}
+            nulls = {m.name: np.empty(n_perm) for m in todo}
+            # permutation outer, metric inner: metrics sharing a product (CKA, Procrustes) reuse it
+            for t in range(n_perm):
+                p = perms_rng.permutation(n)
+                for m in todo:
+                    nulls[m.name][t] = m.score(sa, sb, p, **extra[m.name])
+            for m in todo:
+                score, null = scores[m.name], nulls[m.name]
                 out["metrics"][m.name][f"{a}|{b}"] = {
                     "score": score, "p_value": _p_value(score, null, m.higher_is_similar),
                     "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1)) if n_perm > 1 else 0.0}
@@ -807,7 +824,7 @@ def matrix_of(result: dict, metric: str, names: Sequence[str]) -> np.ndarray:
 
 
 def format_matrix(result: dict, metric: str, names: Sequence[str]) -> str:
-    """Plain-text table of one metric; '*' marks p < 0.01 against the permutation null."""
+    """Plain-text table of one metric; '*' marks p < 0.05 against the permutation null."""
     M = matrix_of(result, metric, names)
     w = max(10, max(len(x) for x in names) + 1)
     lines = [f"{metric}" + ("" if result["higher_is_similar"][metric] else "  (distance: lower = more alike)"),
@@ -815,7 +832,7 @@ def format_matrix(result: dict, metric: str, names: Sequence[str]) -> str:
     for i, a in enumerate(names):
         cells = []
         for j, b in enumerate(names):
-            star = "" if i == j or result["metrics"][metric][f"{a}|{b}"]["p_value"] >= 0.01 else "*"
+            star = "" if i == j or result["metrics"][metric][f"{a}|{b}"]["p_value"] >= 0.05 else "*"
             cells.append(f"{M[i, j]:.3f}{star}".rjust(w))
         lines.append(f"{a:<{w}}" + "".join(cells))
     return "\n".join(lines)
@@ -826,7 +843,7 @@ def format_matrix(result: dict, metric: str, names: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------
 
 def plot_heatmap(result: dict, metric: str, names: Sequence[str], path, title: str | None = None) -> None:
-    """Save a heatmap PNG of one metric's matrix (annotated; '*' = p < 0.01)."""
+    """Save a heatmap PNG of one metric's matrix (annotated; '*' = p < 0.05)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -845,7 +862,7 @@ def plot_heatmap(result: dict, metric: str, names: Sequence[str], path, title: s
             p = None if i == j else result["metrics"][metric][f"{names[i]}|{names[j]}"]["p_value"]
             frac = (M[i, j] - lo) / (hi - lo + 1e-12)
             light = frac < 0.55 if higher else frac > 0.45
-            ax.text(j, i, f"{M[i, j]:.2f}" + ("*" if p is not None and p < 0.01 else ""),
+            ax.text(j, i, f"{M[i, j]:.2f}" + ("*" if p is not None and p < 0.05 else ""),
                     ha="center", va="center", fontsize=9, color="white" if light else "black")
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title or f"{metric} (n={result['n']}, k={result['k']})", fontsize=10)
@@ -945,7 +962,7 @@ def run(cfg, log=print) -> dict:
     write_json(out / "align.json", result)
     for m in cfg.metrics:
         plot_heatmap(result, m, names, out / f"heatmap_{m}.png",
-                     title=f"{m} on {corpus} (n={n}, k={cfg.k}; * p<0.01)")
+                     title=f"{m} on {corpus} (n={n}, k={cfg.k}; * p<0.05, {cfg.n_perm} perms)")
         log("\n" + format_matrix(result, m, names))
     plot_sweep(sweeps, out / "sweep.png", title=f"gallery-size sweep on {corpus}")
     log(f"\nwrote {out / 'align.json'}, {len(cfg.metrics)} heatmaps and sweep.png")
