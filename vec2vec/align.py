@@ -850,26 +850,61 @@ def plot_heatmap(result: dict, metric: str, names: Sequence[str], path, title: s
 
     from vec2vec.io import atomic_path
 
-    M = matrix_of(result, metric, names)
-    higher = result["higher_is_similar"][metric]
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.2, 1.0 * len(names) + 1.6))
-    im = ax.imshow(M, cmap="viridis" if higher else "viridis_r")
-    ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    lo, hi = np.nanmin(M), np.nanmax(M)
-    for i in range(len(names)):
-        for j in range(len(names)):
-            p = None if i == j else result["metrics"][metric][f"{names[i]}|{names[j]}"]["p_value"]
-            frac = (M[i, j] - lo) / (hi - lo + 1e-12)
-            light = frac < 0.55 if higher else frac > 0.45
-            ax.text(j, i, f"{M[i, j]:.2f}" + ("*" if p is not None and p < 0.05 else ""),
-                    ha="center", va="center", fontsize=9, color="white" if light else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    ax.set_title(title or f"{metric} (n={result['n']}, k={result['k']})", fontsize=10)
+    _draw_heatmap(fig, ax, result, metric, names, title)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def plot_panel(result: dict, metrics: Sequence[str], names: Sequence[str], path, title: str = "",
+               cols: int = 5) -> None:
+    """Save one PNG with a heatmap per metric in a grid (for the README)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vec2vec.io import atomic_path
+
+    cols = min(cols, len(metrics))
+    rows = (len(metrics) + cols - 1) // cols
+    size = 0.8 * len(names) + 1.8
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size * 1.15, rows * size), squeeze=False)
+    for ax, m in zip(axes.flat, metrics):
+        _draw_heatmap(fig, ax, result, m, names, m + ("" if result["higher_is_similar"][m] else " (distance)"),
+                      fontsize=7)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+
+
+def _draw_heatmap(fig, ax, result, metric, names, title, fontsize=9) -> None:
+    import matplotlib.pyplot as plt
+
+    M = matrix_of(result, metric, names)
+    higher = result["higher_is_similar"][metric]
+    off = ~np.eye(len(names), dtype=bool)
+    lo, hi = float(np.nanmin(M[off])), float(np.nanmax(M[off]))
+    # colour range from the pairs only: the trivial diagonal (self = 1 or 0) is drawn grey
+    cmap = plt.get_cmap("viridis" if higher else "viridis_r").copy()
+    cmap.set_bad("#dddddd")
+    im = ax.imshow(np.where(off, M, np.nan), cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=fontsize)
+    ax.set_yticks(range(len(names)), names, fontsize=fontsize)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            p = None if i == j else result["metrics"][metric][f"{names[i]}|{names[j]}"]["p_value"]
+            frac = (M[i, j] - lo) / (hi - lo + 1e-12)
+            light = (frac < 0.55 if higher else frac > 0.45) and i != j
+            ax.text(j, i, f"{M[i, j]:.2f}" + ("*" if p is not None and p < 0.05 else ""),
+                    ha="center", va="center", fontsize=fontsize, color="white" if light else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_title(title or f"{metric} (n={result['n']}, k={result['k']})", fontsize=fontsize + 1)
 
 
 def plot_sweep(sweeps: dict[str, dict], path, title: str = "") -> None:
@@ -964,6 +999,9 @@ def run(cfg, log=print) -> dict:
         plot_heatmap(result, m, names, out / f"heatmap_{m}.png",
                      title=f"{m} on {corpus} (n={n}, k={cfg.k}; * p<0.05, {cfg.n_perm} perms)")
         log("\n" + format_matrix(result, m, names))
+    plot_panel(result, list(cfg.metrics), names, out / "heatmaps.png",
+               title=f"alignment on {corpus} (n={n} paired texts, k={cfg.k}; * p<0.05 vs "
+                     f"{cfg.n_perm} shuffled pairings; grey: self)")
     plot_sweep(sweeps, out / "sweep.png", title=f"gallery-size sweep on {corpus}")
     log(f"\nwrote {out / 'align.json'}, {len(cfg.metrics)} heatmaps and sweep.png")
     return result
@@ -974,7 +1012,8 @@ def cli(overrides: list[str]) -> int:
 
     Embeds n paired texts of the corpus' eval split with every embedder (through the cache),
     scores every metric for every pair with a permutation p-value, writes DIR/align.json,
-    DIR/heatmap_<metric>.png, DIR/sweep.png and DIR/config.yaml, and prints each matrix.
+    DIR/heatmap_<metric>.png, DIR/heatmaps.png (all metrics), DIR/sweep.png and
+    DIR/config.yaml, and prints each matrix.
     """
     if any(o in ("-h", "--help") for o in overrides):
         from vec2vec.config import config_text
