@@ -198,3 +198,22 @@ def test_cli_errors_name_the_bad_input(tmp_path):
     assert r.returncode == 0 and "embedder:" in r.stdout and "split:" in r.stdout
     r = run("frobnicate")
     assert r.returncode == 2 and "unknown command" in r.stderr
+
+
+def test_killed_mpnet_assembly_leaves_no_half_model(tmp_path, monkeypatch):
+    import zipfile
+
+    from vec2vec import embedders
+
+    monkeypatch.setenv("VEC2VEC_CACHE", str(tmp_path))
+
+    def die(self, *a, **k):
+        raise KeyboardInterrupt("killed while unzipping")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", die)
+    with pytest.raises(KeyboardInterrupt):
+        embedders.mpnet_dir()
+    models = tmp_path / "models"
+    assert not [p for p in models.iterdir() if not p.name.endswith(".lock")], \
+        "a killed assembly must leave neither the model folder nor temporary files"
+    # (a successful assembly is exercised by test_registry_embedders_... for mpnet)
