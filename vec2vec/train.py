@@ -235,8 +235,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     run_dir: where checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go;
     None = in memory only. resume: continue from run_dir/checkpoint if present.
     score_fn(translator) -> float (higher = better, no pairs) is logged every ``eval_every`` steps.
-    stop_after: stop (after checkpointing) once this step is reached -- used by tests to simulate
-    a kill. Returns {"history": [...], "steps": n, "seconds": t}.
+    stop_after: stop abruptly once this step is reached, without checkpointing -- tests use it to
+    simulate a kill. Returns {"history": [...], "steps": n, "seconds": t}.
     """
     from .translators.gan import build_discriminators, fit_warm_start, init_from_linear
     from .translators.linear import center_normalize, residual_scale
@@ -314,7 +314,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             st["scaler_d"].scale(d_loss).backward()
             st["scaler_d"].step(st["opt_d"])
             st["scaler_d"].update()
-            logs["disc"] = float(d_loss)
+            logs["disc"] = float(d_loss.detach())
         # ---- generator step
         with autocast(device, use_amp):
             terms = generator_losses(net, discs, xa_b, xb_b, pa, pb, cfg)
@@ -328,7 +328,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         st["scaler_g"].update()
         st["step"] = step = step + 1
         logs |= {k: float(v.detach()) for k, v in terms.items()}
-        logs["total"] = float(g_loss)
+        logs["total"] = float(g_loss.detach())
         if st["pairs"] is not None:
             logs["n_pairs"] = int(len(st["pairs"][0]))
         if step % cfg["log_every"] == 0 or step == steps:
@@ -341,11 +341,10 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k != "n_pairs"}, refresh=False)
         st["elapsed"] = time.time() - t_start
-        if ckpt is not None and ((ckpt_every and step % ckpt_every == 0) or step == steps
-                                 or step == stop_after):
+        if ckpt is not None and ((ckpt_every and step % ckpt_every == 0) or step == steps):
             save_checkpoint(ckpt, st)
         if stop_after is not None and step >= stop_after:
-            break
+            break  # simulated kill: nothing is saved beyond the last periodic checkpoint
     if bar is not None:
         bar.close()
     net.eval()
@@ -381,3 +380,126 @@ def plot_curves(history: list[dict], path: Path) -> None:
     fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
     tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# `vec2vec train`: any registered method, one or several seeds, selection without pairs
+# ---------------------------------------------------------------------------------------------
+def make_translator(method: str, params: dict, seed: int, device: str = "auto"):
+    """Build ``method`` with ``params``; the run's seed (and device, for the GAN) are filled in
+    when the method takes them."""
+    import inspect
+
+    from .translators.base import REGISTRY, get_translator
+    from .translators import _load_all  # noqa: F401
+
+    if method not in REGISTRY:
+        return get_translator(method)  # raises with the list of valid names
+    params = dict(params)
+    cls = REGISTRY[method]
+    if method == "vec2vec":
+        params |= {"seed": int(seed), "device": device}
+    elif "seed" in inspect.signature(cls.__init__).parameters:
+        params["seed"] = int(seed)
+    return get_translator(method, **params)
+
+
+def selection_score(translator, xa: np.ndarray, xb: np.ndarray) -> dict:
+    """Part A's unsupervised criterion (``vec2vec.selection.unsupervised_score``): a dict whose
+    ``"score"`` entry (higher = better) picks seeds and checkpoints. No pairs involved."""
+    from .selection import unsupervised_score
+
+    return unsupervised_score(translator, xa, xb)
+
+
+def _score_value(scores: dict) -> float:
+    if "score" in scores:
+        return float(scores["score"])
+    return float(next(v for v in scores.values() if isinstance(v, (int, float))))
+
+
+def load_training_data(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Unpaired training vectors: split a by ``source`` and split b by ``target`` (cached)."""
+    from .embed import embed
+
+    kw = dict(corpus=cfg["corpus"], seed=int(cfg["data_seed"]), progress=bool(cfg["progress"]))
+    xa = embed(cfg["source"], split="a", limit=cfg["n_a"], **kw)
+    xb = embed(cfg["target"], split="b", limit=cfg["n_b"], **kw)
+    return xa, xb
+
+
+def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -> dict:
+    """Train every seed of ``cfg`` (the resolved train config) into ``cfg["run_dir"]``; choose the
+    best seed by the unsupervised score; return the selection record."""
+    method_cfg = dict(cfg["method"])
+    method = method_cfg.pop("name")
+    seeds = [int(s) for s in (cfg["seeds"] if cfg.get("seeds") is not None else [cfg["seed"]])]
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise ValueError(f"seeds must be a non-empty list of distinct ints, got {cfg.get('seeds')}")
+    run_dir = Path(cfg["run_dir"])
+    if xa is None or xb is None:
+        xa, xb = load_training_data(cfg)
+    record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
+              "method_config": method_cfg, "seeds": seeds, "n_a": int(len(xa)), "n_b": int(len(xb)),
+              "dims": [int(xa.shape[1]), int(xb.shape[1])]}
+    old = rundir.config_path(run_dir)
+    if cfg.get("resume") and old.is_file():
+        prev = read_json(old)
+        changed = [k for k in ("method", "method_config", "source", "target", "corpus", "n_a",
+                               "n_b", "data_seed") if prev.get(k) != record.get(k)]
+        if changed:
+            raise ValueError(f"{run_dir}: resume=true but the config differs from the saved run "
+                             f"in {changed}; use another run_dir or resume=false")
+    rundir.write_config(run_dir, record)
+    device = pick_device(cfg.get("device", "auto"))
+    per_seed: dict[str, dict] = {}
+    for seed in seeds:
+        sdir = rundir.seed_dir(run_dir, seed)
+        tdir = rundir.translator_dir(run_dir, seed)
+        t0 = time.time()
+        if cfg.get("resume") and (tdir / "translator.json").is_file() and \
+                (sdir / "done.json").is_file():
+            from .translators.base import Translator
+            tr = Translator.load(tdir)
+            seconds = read_json(sdir / "done.json")["seconds"]
+        else:
+            tr = make_translator(method, method_cfg, seed, device)
+            if method == "vec2vec":
+                train_gan(tr, xa, xb, run_dir=sdir, resume=bool(cfg.get("resume")),
+                          ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]))
+                tr.dims = (xa.shape[1], xb.shape[1])
+            else:
+                tr.fit(xa, xb)
+            seconds = time.time() - t0
+            tr.save(tdir)
+            write_json(sdir / "done.json", {"seconds": seconds})
+        scores = selection_score(tr, xa, xb)
+        per_seed[str(seed)] = {**scores, "seconds": seconds}
+        print(f"seed {seed}: {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in per_seed[str(seed)].items()})}",
+              file=sys.stderr)
+    chosen = max(seeds, key=lambda s: _score_value(per_seed[str(s)]))
+    tmp = run_dir / (rundir.TRANSLATOR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(rundir.translator_dir(run_dir, chosen), tmp)
+    replace_dir(tmp, rundir.translator_dir(run_dir))
+    selection = {"criterion": "vec2vec.selection.unsupervised_score['score'] (higher is better)",
+                 "chosen_seed": chosen, "per_seed": per_seed}
+    write_json(rundir.selection_path(run_dir), selection)
+    return selection
+
+
+def cli(overrides: list[str]) -> int:
+    """``vec2vec train method=vec2vec source=minilm target=mpnet corpus=gcide-definitions
+    run_dir=DIR seed=0`` (or ``seeds=[0,1,2]``): fit on unpaired splits a/b, save DIR/translator."""
+    from .config import compose, to_dict
+
+    cfg = to_dict(compose("train", overrides))
+    t0 = time.time()
+    sel = run(cfg)
+    print(f"{'seed':>6} {'score':>9} {'seconds':>8}")
+    for s, rec in sel["per_seed"].items():
+        mark = "  <- chosen" if int(s) == sel["chosen_seed"] else ""
+        print(f"{s:>6} {_score_value(rec):>9.4f} {rec['seconds']:>8.1f}{mark}")
+    print(f"run dir: {cfg['run_dir']} ({time.time() - t0:.1f} s); next: vec2vec evaluate "
+          f"run_dir={cfg['run_dir']}")
+    return 0

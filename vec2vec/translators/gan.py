@@ -274,7 +274,8 @@ class GANTranslator(Translator):
         dev = next(net.parameters()).device
         out = np.empty((len(x), self.dims[0 if tgt == "a" else 1]), np.float32)
         for i in range(0, len(x), chunk):
-            xc = torch.from_numpy(x[i:i + chunk]).to(dev)
+            part = x[i:i + chunk]
+            xc = torch.from_numpy(part if part.flags.writeable else part.copy()).to(dev)
             out[i:i + chunk] = net(xc, src, tgt).float().cpu().numpy()
         return out
 
