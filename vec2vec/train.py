@@ -1,9 +1,9 @@
 """Training: the vec2vec GAN loop (``train_gan``) and ``vec2vec train`` for every method (``cli``).
 
 The GAN loop, in one readable function. Per step:
-1. (every ``pseudo_refresh`` steps) pseudo pairs: mutual CSLS nearest neighbours between the
-   current translations of a pool of a-vectors and a pool of b-vectors -- no paired data, the
-   pairs are *different* texts that the current map finds mutually closest;
+1. (every ``pseudo_refresh`` steps) self-training targets: mutual CSLS nearest neighbours (or
+   kNN means) between the current translations of a pool of a-vectors and a pool of b-vectors --
+   no paired data, the pairs are *different* texts that the current map finds closest;
 2. discriminator step (least squares GAN) on both output spaces and on the latent, if enabled;
 3. generator step on the weighted sum of: reconstruction, cycle consistency, vector-space
    preservation (one-way and/or cycle), adversarial (output + latent), pseudo-pair regression.
@@ -53,38 +53,54 @@ def lr_at(step: int, base: float, warmup: int, total: int) -> float:
 
 
 @torch.no_grad()
-def pseudo_pairs(net, za: torch.Tensor, zb: torch.Tensor, pool: int, csls_k: int,
-                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mutual nearest neighbours between translated a-vectors and b-vectors, within random pools.
+def pseudo_targets(net, za: torch.Tensor, zb: torch.Tensor, pool: int, csls_k: int, mode: str,
+                   k: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Self-training targets from the current map, within random pools of each space.
 
     za [n_a, d_a], zb [n_b, d_b]: centred unit vectors. The similarity of (i, j) averages both
     directions, cos(F_ab(a_i), b_j) and cos(a_i, F_ba(b_j)); with ``csls_k`` > 0 it is CSLS-
-    corrected (hubs penalised). Returns index tensors (ia [p], ib [p]) into za and zb.
+    corrected (hubs penalised). ``mode``:
+    - ``mnn``: mutual nearest neighbours (i, j) -> a_i's target is b_j and b_j's target is a_i;
+    - ``knn``: every pooled vector's target is the normalised mean of its ``k`` best matches in
+      the other space (a smoothed, denser target).
+    These are *different* texts that the current map finds closest: no paired data is involved.
+    Returns {"ia": [p] indices into za, "tb": [p, d_b] targets, "ib": [q], "ta": [q, d_a]}.
     """
-    pa = torch.randperm(len(za), generator=gen)[:pool]
-    pb = torch.randperm(len(zb), generator=gen)[:pool]
+    pa = torch.randperm(len(za), generator=gen)[:pool].to(za.device)
+    pb = torch.randperm(len(zb), generator=gen)[:pool].to(zb.device)
     was_training = net.training
     net.eval()
     a, b = za[pa], zb[pb]
     sim = net.translate_centered(a, "a", "b") @ b.T
     sim += a @ net.translate_centered(b, "b", "a").T
     sim *= 0.5
-    if csls_k > 0:
-        k = min(csls_k, sim.shape[0], sim.shape[1])
-        r_a = sim.topk(k, dim=1).values.mean(1)
-        r_b = sim.topk(k, dim=0).values.mean(0)
-        sim = 2 * sim - r_a[:, None] - r_b[None, :]
-    fwd, bwd = sim.argmax(1), sim.argmax(0)
-    keep = bwd[fwd] == torch.arange(len(pa), device=sim.device)
     net.train(was_training)
-    return pa[keep.cpu()], pb[fwd[keep].cpu()]
+    if csls_k > 0:
+        kk = min(csls_k, sim.shape[0], sim.shape[1])
+        r_a = sim.topk(kk, dim=1).values.mean(1)
+        r_b = sim.topk(kk, dim=0).values.mean(0)
+        sim = 2 * sim - r_a[:, None] - r_b[None, :]
+    if mode == "mnn":
+        fwd, bwd = sim.argmax(1), sim.argmax(0)
+        keep = bwd[fwd] == torch.arange(len(pa), device=sim.device)
+        ia, ib = pa[keep], pb[fwd[keep]]
+        return {"ia": ia.cpu(), "tb": zb[ib], "ib": ib.cpu(), "ta": za[ia]}
+    if mode == "knn":
+        kk = min(k, sim.shape[0], sim.shape[1])
+        nb = sim.topk(kk, dim=1).indices            # [P, k] into the b pool
+        na = sim.topk(kk, dim=0).indices.T          # [P, k] into the a pool
+        tb = torch.nn.functional.normalize(b[nb].mean(1), dim=-1)
+        ta = torch.nn.functional.normalize(a[na].mean(1), dim=-1)
+        return {"ia": pa.cpu(), "tb": tb, "ib": pb.cpu(), "ta": ta}
+    raise ValueError(f"pseudo_mode must be 'mnn' or 'knn', got {mode!r}")
 
 
-def generator_losses(net, discs, xa: torch.Tensor, xb: torch.Tensor, pa: torch.Tensor | None,
-                     pb: torch.Tensor | None, cfg: dict) -> dict[str, torch.Tensor]:
+def generator_losses(net, discs, xa: torch.Tensor, xb: torch.Tensor, pseudo: tuple | None,
+                     cfg: dict) -> dict[str, torch.Tensor]:
     """Every generator loss term (unweighted) for one batch of centred vectors xa, xb.
 
-    pa, pb: paired pseudo-pair batches (rows i of pa and pb matched by the current map) or None.
+    pseudo: None or (a_src [p, d_a], b_tgt [p, d_b], b_src [q, d_b], a_tgt [q, d_a]) batches of
+    self-training pairs (see ``pseudo_targets``).
     """
     la, lb = net.encode(xa, "a"), net.encode(xb, "b")
     fab, fba = net.decode(la, "b"), net.decode(lb, "a")        # one-way translations
@@ -108,9 +124,10 @@ def generator_losses(net, discs, xa: torch.Tensor, xb: torch.Tensor, pa: torch.T
         # the generator wants latents of a scored as b (1) and latents of b scored as a (0)
         d = discs["latent"]
         out["latent_gan"] = lsgan_g_loss(d(la)) + 0.5 * d(lb).pow(2).mean()
-    if cfg["w_pseudo"] and pa is not None and len(pa):
-        out["pseudo"] = (cosine_loss(net.translate_centered(pa, "a", "b"), pb)
-                         + cosine_loss(net.translate_centered(pb, "b", "a"), pa))
+    if cfg["w_pseudo"] and pseudo is not None and len(pseudo[0]) and len(pseudo[2]):
+        a_src, b_tgt, b_src, a_tgt = pseudo
+        out["pseudo"] = (cosine_loss(net.translate_centered(a_src, "a", "b"), b_tgt)
+                         + cosine_loss(net.translate_centered(b_src, "b", "a"), a_tgt))
     return out
 
 
@@ -170,7 +187,7 @@ def save_checkpoint(path: Path, st: dict) -> None:
     tensors["rng/torch"] = torch.get_rng_state()
     tensors["rng/data"] = st["gen"].get_state()
     if st["pairs"] is not None:
-        tensors["pairs/a"], tensors["pairs/b"] = st["pairs"]
+        tensors |= {f"pairs/{k}": v for k, v in st["pairs"].items()}
     meta = {"format": CKPT_FORMAT, "version": CKPT_VERSION, "step": st["step"],
             "dims": list(st["dims"]), "config": st["cfg"], "optimizers": opt_meta,
             "scalers": {k: st[k].state_dict() for k in ("scaler_g", "scaler_d")},
@@ -213,7 +230,8 @@ def load_checkpoint(path: Path, st: dict) -> None:
             st[k].load_state_dict(meta["scalers"][k])
     torch.set_rng_state(tensors["rng/torch"])
     st["gen"].set_state(tensors["rng/data"])
-    st["pairs"] = (tensors["pairs/a"], tensors["pairs/b"]) if "pairs/a" in tensors else None
+    pairs = {k[6:]: v for k, v in tensors.items() if k.startswith("pairs/")}
+    st["pairs"] = pairs or None
     st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
 
 
@@ -297,15 +315,19 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             g["lr"] = lr_at(step, cfg["lr_d"], cfg["warmup_steps"], steps)
         if cfg["w_pseudo"] and (st["pairs"] is None or
                                 (cfg["pseudo_refresh"] and step % cfg["pseudo_refresh"] == 0)):
-            st["pairs"] = pseudo_pairs(net, za, zb, int(cfg["pseudo_pool"]), int(cfg["pseudo_csls_k"]),
-                                       st["gen"])
+            st["pairs"] = pseudo_targets(net, za, zb, int(cfg["pseudo_pool"]),
+                                         int(cfg["pseudo_csls_k"]), cfg["pseudo_mode"],
+                                         int(cfg["pseudo_k"]), st["gen"])
         ia = torch.randperm(len(za), generator=st["gen"])[:bs]
         ib = torch.randperm(len(zb), generator=st["gen"])[:bs]
         xa_b, xb_b = za[ia.to(device)], zb[ib.to(device)]
-        pa = pb = None
-        if st["pairs"] is not None and len(st["pairs"][0]):
-            sel = torch.randperm(len(st["pairs"][0]), generator=st["gen"])[:bs]
-            pa, pb = za[st["pairs"][0][sel].to(device)], zb[st["pairs"][1][sel].to(device)]
+        pseudo = None
+        if st["pairs"] is not None:
+            pp = st["pairs"]
+            sa = torch.randperm(len(pp["ia"]), generator=st["gen"])[:bs]
+            sb = torch.randperm(len(pp["ib"]), generator=st["gen"])[:bs]
+            pseudo = (za[pp["ia"][sa].to(device)], pp["tb"][sa.to(device)],
+                      zb[pp["ib"][sb].to(device)], pp["ta"][sb.to(device)])
         logs: dict[str, float] = {}
         if gan_on:  # ---- discriminator step
             with autocast(device, use_amp):
@@ -317,7 +339,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             logs["disc"] = float(d_loss.detach())
         # ---- generator step
         with autocast(device, use_amp):
-            terms = generator_losses(net, discs, xa_b, xb_b, pa, pb, cfg)
+            terms = generator_losses(net, discs, xa_b, xb_b, pseudo, cfg)
             g_loss = sum(cfg[f"w_{k}"] * v for k, v in terms.items())
         st["opt_g"].zero_grad(set_to_none=True)
         st["scaler_g"].scale(g_loss).backward()
@@ -330,7 +352,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         logs |= {k: float(v.detach()) for k, v in terms.items()}
         logs["total"] = float(g_loss.detach())
         if st["pairs"] is not None:
-            logs["n_pairs"] = int(len(st["pairs"][0]))
+            logs["n_pairs"] = int(len(st["pairs"]["ia"]))
         if step % cfg["log_every"] == 0 or step == steps:
             st["history"].append({"step": step, **logs})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):

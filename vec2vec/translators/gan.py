@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "pseudo_pool": 8192,        # vectors per side searched for mutual nearest neighbours
     "pseudo_refresh": 100,      # recompute pseudo pairs every N steps (0 = only once)
     "pseudo_csls_k": 10,        # CSLS hubness correction; 0 = plain cosine
+    "pseudo_mode": "mnn",       # mnn: mutual nearest neighbours | knn: mean of the k best matches
+    "pseudo_k": 10,             # neighbours averaged in knn mode
     # --- optimisation
     "steps": 600, "batch_size": 1024, "lr_g": 1e-3, "lr_d": 1e-3, "betas": [0.5, 0.999],
     "warmup_steps": 50, "weight_decay": 0.0, "grad_clip": 1.0,
@@ -233,13 +235,33 @@ def init_from_linear(net: VecGANNet, maps: dict[str, np.ndarray], z_anchor: np.n
 
 
 def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.ndarray]:
-    """Fit the warm-start method (cfg["warm_start"]) on unpaired xa, xb; return its linear maps."""
-    from .base import get_translator
+    """Fit the warm-start method (cfg["warm_start"]) on unpaired xa, xb; return its linear maps.
 
-    lin = get_translator(cfg["warm_start"], **dict(cfg.get("warm_start_config") or {}))
-    if lin.needs_pairs:
-        raise ValueError(f"warm_start={cfg['warm_start']!r} needs paired data; vec2vec is unsupervised")
-    lin.fit(xa, xb)
+    ``warm_start`` is a method name (fitted here, with this run's seed unless
+    ``warm_start_config`` sets one) or the directory of an already fitted translator (loaded).
+    """
+    from pathlib import Path
+
+    from . import _load_all  # noqa: F401  (fills REGISTRY)
+    from .base import REGISTRY, get_translator
+
+    name = str(cfg["warm_start"])
+    if (Path(name) / "translator.json").is_file():
+        lin = Translator.load(name)
+        if tuple(lin.dims) != (xa.shape[1], xb.shape[1]):
+            raise ValueError(f"warm_start={name}: translator dims {lin.dims} do not match the data "
+                             f"({xa.shape[1]}, {xb.shape[1]})")
+    else:
+        wcfg = dict(cfg.get("warm_start_config") or {})
+        if name not in REGISTRY:
+            get_translator(name)  # raises, listing the valid names
+        import inspect
+        if "seed" in inspect.signature(REGISTRY[name].__init__).parameters:
+            wcfg.setdefault("seed", int(cfg["seed"]))
+        lin = get_translator(name, **wcfg)
+        if lin.needs_pairs:
+            raise ValueError(f"warm_start={name!r} needs paired data; vec2vec is unsupervised")
+        lin.fit(xa, xb)
     return linear_maps(lin, xa, xb)
 
 
