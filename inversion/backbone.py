@@ -133,7 +133,14 @@ def truncate_layers(model, num_layers: int | None) -> None:
 
 
 def prepare_tokenizer(tok):
-    """Give the tokenizer a pad token (reuse EOS) so batches can be padded."""
+    """Make sure the tokenizer has EOS and pad tokens (BERT-style ones reuse [SEP] / [CLS])."""
+    if tok.eos_token is None and getattr(tok, "sep_token", None) is not None:
+        tok.eos_token = tok.sep_token
+    if tok.bos_token is None and getattr(tok, "cls_token", None) is not None:
+        tok.bos_token = tok.cls_token
+    if tok.eos_token is None:
+        raise ValueError(f"tokenizer {type(tok).__name__} has no EOS (or SEP) token; the inverter "
+                         "needs one to end generated texts")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok

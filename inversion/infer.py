@@ -1,0 +1,232 @@
+"""Inference: hypothesise, then correct iteratively with a sequence-level beam scored by cosine.
+
+For each target vector e:
+
+1. step 0: the hypothesiser proposes ``beam`` texts (beam search); optional retrieval hits from a
+   public corpus join the pool. Every new candidate is embedded once (one *query* to phi) and
+   scored by cos(phi(candidate), e).
+2. steps 1..steps: every text in the beam is fed to the corrector with its embedding e_hat, which
+   proposes ``expand`` new texts; the beam becomes the ``beam`` best-scoring texts of old beam +
+   new candidates (so it never gets worse), and the best-so-far answer is kept separately.
+3. stop early when the best cosine has not improved by ``min_gain`` for ``patience`` steps, when
+   it reaches ``stop_cosine``, or when the query budget (embedder calls per vector) is spent.
+
+Texts already scored for a vector are never re-embedded (a cache per vector), so repeated
+proposals cost no queries.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vec2vec.validation import check_vectors, l2_normalize
+
+from .data import embed_texts
+
+
+@dataclass
+class _State:
+    """Search state of one target vector."""
+
+    target: np.ndarray                                  # [d], unit norm
+    seen: dict = field(default_factory=dict)            # text -> (cosine, vector)
+    beam: list = field(default_factory=list)            # texts, best first
+    best: tuple = ("", -2.0)                            # (text, cosine)
+    best_step: int = 0
+    hypothesis: tuple = ("", -2.0)                      # best of step 0 (the hypothesiser alone)
+    history: list = field(default_factory=list)         # best cosine after each step
+    queries: int = 0
+    steps: int = 0
+    stale: int = 0
+    done: bool = False
+
+
+class RetrievalIndex:
+    """Nearest-neighbour texts from a public corpus (exact inner product on unit vectors, faiss)."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray):
+        import faiss
+
+        vectors = l2_normalize(check_vectors(vectors, "retrieval vectors"))
+        if len(texts) != len(vectors):
+            raise ValueError(f"retrieval: {len(texts)} texts but {len(vectors)} vectors")
+        self.texts = list(texts)
+        self.vectors = vectors
+        self.index = faiss.IndexFlatIP(vectors.shape[1])
+        self.index.add(np.ascontiguousarray(vectors))
+
+    def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and row indices [n, k] of the k nearest corpus rows of each query."""
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+
+def _score(states: list[_State], cands: list[list[str]], embedder, budget: int | None,
+           batch_size: int) -> None:
+    """Embed each state's unseen candidates (within its budget) and record their cosines."""
+    todo, owners = [], []
+    for s, cs in zip(states, cands):
+        fresh = list(dict.fromkeys(c for c in cs if c and c not in s.seen))
+        if budget is not None:
+            fresh = fresh[:max(0, budget - s.queries)]
+        s.queries += len(fresh)
+        todo += fresh
+        owners += [s] * len(fresh)
+    if todo:
+        vecs = embed_texts(embedder, todo, batch_size=batch_size)
+        for text, v, s in zip(todo, vecs, owners):
+            s.seen[text] = (float(v @ s.target), v)
+
+
+def _update(s: _State, cands: list[str], beam: int, step: int, min_gain: float,
+            patience: int, stop_cosine: float, budget: int | None) -> None:
+    """New beam from old beam + scored candidates; best-so-far; early-stop bookkeeping."""
+    pool = list(dict.fromkeys(s.beam + [c for c in cands if c in s.seen]))
+    pool.sort(key=lambda t: -s.seen[t][0])
+    s.beam = pool[:beam]
+    prev = s.best[1]
+    if s.beam and s.seen[s.beam[0]][0] > prev:
+        s.best = (s.beam[0], s.seen[s.beam[0]][0])
+        s.best_step = step
+    s.history.append(s.best[1])
+    s.steps = step
+    if step == 0:
+        s.hypothesis = s.best
+        return
+    s.stale = s.stale + 1 if s.best[1] - prev < min_gain else 0
+    if (s.stale >= patience or s.best[1] >= stop_cosine or not s.beam
+            or (budget is not None and s.queries >= budget)):
+        s.done = True
+
+
+def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
+           expand: int | None = None, budget: int | None = None, patience: int = 2,
+           min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
+           retrieval_k: int = 1, batch_size: int = 16, embed_batch: int = 128,
+           progress: bool = False) -> list[dict]:
+    """Invert vectors [n, d] of ``embedder``'s space into texts (one dict per row, in order).
+
+    Args:
+        model: a trained :class:`inversion.model.Inverter` for this embedder.
+        embedder: name or object with ``encode(texts) -> [n, d]`` (phi, used to score candidates).
+        steps: correction steps after the hypothesis (0 = hypothesiser alone).
+        beam: texts kept per vector between steps; expand: proposals per beam text (default beam).
+        budget: maximum embedder queries per vector (None = unlimited).
+        retrieval: optional index whose ``retrieval_k`` nearest texts join the step-0 pool.
+    Returns:
+        dicts with ``text``, ``cosine`` (of phi(text) to the target), ``steps`` (correction steps
+        run), ``best_step``, ``queries``, ``hypothesis`` / ``hypothesis_cosine`` (step 0 best),
+        ``history`` (best cosine after each step).
+    """
+    if model.cfg.emb_dim is not None:
+        vectors = check_vectors(vectors, "vectors", dim=model.cfg.emb_dim)
+    vectors = l2_normalize(vectors)
+    expand = expand or beam
+    device = model.device
+    tok = model.tokenizer
+    states = [_State(target=v) for v in vectors]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps + 1, desc="invert", unit="step", dynamic_ncols=True)
+    model.eval()
+    # ----- step 0: hypotheses (+ retrieval) -----
+    for s0 in range(0, len(states), batch_size):
+        chunk = states[s0:s0 + batch_size]
+        e = torch.from_numpy(vectors[s0:s0 + batch_size]).to(device)
+        cands = model.generate(e, num_return=beam, num_beams=beam)
+        if retrieval is not None:
+            _, idx = retrieval.search(vectors[s0:s0 + batch_size], retrieval_k)
+            cands = [c + [retrieval.texts[j] for j in row if j >= 0] for c, row in zip(cands, idx)]
+        _score(chunk, cands, embedder, budget, embed_batch)
+        for s, c in zip(chunk, cands):
+            _update(s, c, beam, 0, min_gain, patience, stop_cosine, budget)
+    if bar:
+        bar.update(1)
+    # ----- correction steps -----
+    for step in range(1, steps + 1):
+        active = [i for i, s in enumerate(states) if not s.done]
+        if not active:
+            break
+        jobs = [(i, t) for i in active for t in states[i].beam]     # (vector row, beam text)
+        proposals: dict[int, list[str]] = {i: [] for i in active}
+        for j0 in range(0, len(jobs), batch_size):
+            part = jobs[j0:j0 + batch_size]
+            e = torch.from_numpy(np.stack([vectors[i] for i, _ in part])).to(device)
+            e_hat = torch.from_numpy(np.stack([states[i].seen[t][1] for i, t in part])).to(device)
+            hyp_ids = [tok(t, add_special_tokens=False).input_ids[:model.cfg.max_tokens]
+                       for _, t in part]
+            outs = model.generate(e, e_hat=e_hat, hyp_ids=hyp_ids, num_return=expand,
+                                  num_beams=expand)
+            for (i, _), o in zip(part, outs):
+                proposals[i] += o
+        _score([states[i] for i in active], [proposals[i] for i in active], embedder, budget,
+               embed_batch)
+        for i in active:
+            _update(states[i], proposals[i], beam, step, min_gain, patience, stop_cosine, budget)
+        if bar:
+            bar.update(1)
+            bar.set_postfix(active=len(active),
+                            cos=f"{np.mean([s.best[1] for s in states]):.3f}")
+    if bar:
+        bar.close()
+    return [{"text": s.best[0], "cosine": s.best[1], "steps": s.steps, "best_step": s.best_step,
+             "queries": s.queries, "hypothesis": s.hypothesis[0],
+             "hypothesis_cosine": s.hypothesis[1], "history": s.history} for s in states]
+
+
+# ----- CLI ---------------------------------------------------------------------------------------
+def default_weights_dir(embedder: str) -> Path:
+    """Shipped inverter for ``embedder`` (``inversion/weights/<embedder>/``)."""
+    return Path(__file__).resolve().parent / "weights" / embedder
+
+
+def run_cli(cfg: dict) -> int:
+    """``vec2vec invert``: read vectors, invert, write one JSON line per vector (in order)."""
+    from vec2vec.io import atomic_path, load_npy, write_json
+    from vec2vec.runtime import set_seed
+
+    from .train import load_inverter
+
+    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+    set_seed(int(cfg["seed"]))
+    if not cfg.get("vectors"):
+        raise ValueError("vectors=PATH.npy is required (float32 [n, d] in the embedder's space)")
+    if not cfg.get("out"):
+        raise ValueError("out=PATH.jsonl is required")
+    vecs = check_vectors(load_npy(cfg["vectors"]), f"vectors ({cfg['vectors']})")
+    run_dir = Path(cfg["run_dir"]) if cfg.get("run_dir") else default_weights_dir(cfg["embedder"])
+    if not (run_dir / "inverter.json").is_file():
+        raise FileNotFoundError(f"{run_dir}: no inverter.json; no trained inverter for embedder "
+                                f"{cfg['embedder']!r} here (train one with `vec2vec invert-train`)")
+    model = load_inverter(run_dir, embedder=cfg["embedder"])
+    if vecs.shape[1] != model.cfg.emb_dim:
+        raise ValueError(f"vectors ({cfg['vectors']}) have dim {vecs.shape[1]}, but the inverter "
+                         f"in {run_dir} expects {model.cfg.emb_dim} ({model.cfg.embedder})")
+    retrieval = None
+    if cfg.get("retrieval_corpus"):
+        from .data import load_corpus_vectors
+
+        t, v = load_corpus_vectors(cfg["embedder"], cfg["retrieval_corpus"],
+                                   cfg.get("retrieval_split", "a"), cfg.get("retrieval_limit"))
+        retrieval = RetrievalIndex(t, v)
+    t0 = time.time()
+    res = invert(vecs, model, cfg["embedder"], steps=int(cfg["steps"]), beam=int(cfg["beam"]),
+                 expand=cfg.get("expand"), budget=cfg.get("budget"),
+                 patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
+                 retrieval=retrieval, batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
+    out = Path(cfg["out"])
+    with atomic_path(out) as tmp:
+        with open(tmp, "w") as f:
+            for i, r in enumerate(res):
+                f.write(json.dumps({"index": i, **r}) + "\n")
+    write_json(out.with_suffix(".config.json"), {**cfg, "inverter": str(run_dir),
+                                                 "seconds": time.time() - t0})
+    print(f"[invert] {len(res)} vectors -> {out} (mean cosine "
+          f"{np.mean([r['cosine'] for r in res]):.3f}, {time.time() - t0:.0f} s)")
+    return 0
