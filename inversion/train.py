@@ -248,3 +248,24 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     log.close()
     save_checkpoint(run_dir, model, opt, step, meta)
     return run_dir
+
+
+def export_weights(run_dir: str | os.PathLike, out_dir: str | os.PathLike,
+                   weights: str = "best", note: dict | None = None) -> Path:
+    """Copy a run's trainable weights (bf16) + its configs into a small shippable directory.
+
+    ``out_dir`` gets ``inverter.safetensors`` (bf16), ``inverter.json`` (architecture + training
+    metadata + ``note``) and ``train_config.json`` (the full training config and command).
+    """
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    src = run_dir / ("best.safetensors" if weights == "best" else "inverter.safetensors")
+    if not src.is_file():
+        src = run_dir / "inverter.safetensors"
+    state = {k: v.to(torch.bfloat16) for k, v in load_safetensors(src).items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_safetensors(out_dir / "inverter.safetensors", state,
+                     metadata={"source": src.name, "dtype": "bfloat16"})
+    meta = read_json(run_dir / "inverter.json")
+    write_json(out_dir / "inverter.json", {**meta, "weights_from": src.name, **(note or {})})
+    write_json(out_dir / "train_config.json", read_json(run_dir / "config.json"))
+    return out_dir

@@ -32,6 +32,15 @@ TEXTS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models gain nothing from threads; one avoids oversubscribing a shared CPU."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
     """The BERT word-piece tokenizer shipped inside the offline minilm package."""

@@ -1,0 +1,126 @@
+"""Benchmark inversion on held-out texts: retrieval baseline, hypothesiser alone, + correction.
+
+    python experiments/bench_invert.py run_dir=inversion/weights/minilm n=100 steps=10 beam=4 \
+        corpora=gcide-definitions,foldoc out=experiments/results/bench_invert.json
+
+Held-out texts: rows ``offset .. offset+n`` of each corpus's ``eval`` split (the first 160 eval
+rows of gcide-definitions are the training run's held-out loss set, hence offset=256), keeping
+texts of <= max_tokens backbone tokens. foldoc (computing) is never trained on: out of domain.
+Retrieval baseline: nearest neighbour among ``retrieval_limit`` texts of gcide-definitions splits
+a and b (disjoint from every eval split). Prints a table, writes JSON (config + rows + per-text
+outputs).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inversion import metrics  # noqa: E402
+from inversion.data import embed_texts, load_corpus_vectors  # noqa: E402
+from inversion.infer import RetrievalIndex, invert  # noqa: E402
+from inversion.train import load_inverter  # noqa: E402
+from vec2vec.io import write_json  # noqa: E402
+from vec2vec.runtime import set_seed  # noqa: E402
+
+DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
+                steps=10, beam=4, expand=None, patience=2, budget=None,
+                corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
+                methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
+                out="experiments/results/bench_invert.json", batch_size=16)
+
+
+def parse(argv: list[str]) -> dict:
+    cfg = dict(DEFAULTS)
+    for a in argv:
+        k, _, v = a.partition("=")
+        if k not in cfg:
+            raise SystemExit(f"unknown key {k!r}; valid: {', '.join(cfg)}")
+        cfg[k] = None if v in ("null", "None") else (type(DEFAULTS[k])(v)
+                                                      if DEFAULTS[k] is not None else int(v))
+    return cfg
+
+
+def heldout(corpus: str, cfg: dict, tokenizer, max_tokens: int) -> tuple[list[str], np.ndarray]:
+    """n held-out texts (<= max_tokens tokens) of a corpus's eval split and their vectors."""
+    texts, vecs = load_corpus_vectors(cfg["embedder"], corpus, "eval",
+                                      limit=cfg["offset"] + 4 * cfg["n"])
+    keep = [i for i in range(cfg["offset"], len(texts))
+            if len(tokenizer(texts[i], add_special_tokens=False).input_ids) <= max_tokens]
+    keep = keep[:cfg["n"]]
+    if len(keep) < cfg["n"]:
+        print(f"[bench] {corpus}: only {len(keep)} held-out texts available", flush=True)
+    return [texts[i] for i in keep], vecs[keep]
+
+
+def evaluate(preds: list[str], refs: list[str], targets: np.ndarray, embedder: str) -> dict:
+    pv = embed_texts(embedder, [p if p else " " for p in preds])
+    return metrics.score(preds, refs, pv, targets)
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse(argv)
+    torch.set_num_threads(cfg["threads"])
+    set_seed(cfg["seed"])
+    model = load_inverter(cfg["run_dir"], embedder=cfg["embedder"])
+    rt, rv = [], []
+    for split in ("a", "b"):
+        t, v = load_corpus_vectors(cfg["embedder"], "gcide-definitions", split,
+                                   cfg["retrieval_limit"])
+        rt += t
+        rv.append(v)
+    retrieval = RetrievalIndex(rt, np.concatenate(rv))
+    methods = cfg["methods"].split(",")
+    rows, outputs = [], {}
+    for corpus in cfg["corpora"].split(","):
+        refs, targets = heldout(corpus, cfg, model.tokenizer, model.cfg.max_tokens)
+        for m in methods:
+            t0 = time.time()
+            extra = {}
+            if m == "retrieval":
+                _, idx = retrieval.search(targets, 1)
+                preds = [retrieval.texts[j] for j in idx[:, 0]]
+            else:
+                kw = dict(steps=0, beam=1)
+                if m == "hyp_beam":
+                    kw = dict(steps=0, beam=cfg["beam"])
+                elif m.startswith("corrected"):
+                    kw = dict(steps=cfg["steps"], beam=cfg["beam"], expand=cfg["expand"],
+                              budget=cfg["budget"], patience=cfg["patience"])
+                    if m == "corrected_retrieval":
+                        kw["retrieval"] = retrieval
+                res = invert(targets, model, cfg["embedder"], batch_size=cfg["batch_size"],
+                             progress=True, **kw)
+                preds = [r["text"] for r in res]
+                extra = {"mean_queries": float(np.mean([r["queries"] for r in res])),
+                         "mean_steps": float(np.mean([r["steps"] for r in res])),
+                         "hyp_cosine": float(np.mean([r["hypothesis_cosine"] for r in res]))}
+                # the loop must never end worse than anything it saw
+                extra["never_worse"] = bool(all(r["cosine"] >= max(r["history"]) - 1e-6
+                                                for r in res))
+            secs = time.time() - t0
+            sc = evaluate(preds, refs, targets, cfg["embedder"])
+            row = {"corpus": corpus, "method": m, **sc, "seconds": secs, **extra}
+            rows.append(row)
+            outputs[f"{corpus}/{m}"] = [{"ref": r, "pred": p} for r, p in zip(refs, preds)]
+            print(f"[bench] {corpus:18s} {m:20s} F1 {sc['token_f1']:.3f} BLEU {sc['bleu']:5.1f} "
+                  f"exact {sc['exact']:.3f} cos {sc['cosine']:.3f} {secs:6.0f}s", flush=True)
+    print("\n| corpus | method | n | token F1 | BLEU | exact | cosine | seconds | queries/vector |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['corpus']} | {r['method']} | {r['n']} | {r['token_f1']:.3f} | {r['bleu']:.1f} "
+              f"| {r['exact']:.3f} | {r['cosine']:.3f} | {r['seconds']:.0f} | "
+              f"{r.get('mean_queries', 0):.1f} |")
+    write_json(cfg["out"], {"config": cfg, "inverter": json.loads(
+        (Path(cfg["run_dir"]) / "inverter.json").read_text()), "rows": rows, "outputs": outputs})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
