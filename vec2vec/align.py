@@ -421,8 +421,11 @@ def _s_cka_rbf(a: Space, b: Space, perm=None, unbiased=False) -> float:
     L = _dense_perm(b.rbf_kernel(), perm, b.sub_index(), b.n)
     if unbiased:
         return _cka_ratio(_hsic_unbiased_dense(K, L), _hsic_unbiased_dense(K, K), _hsic_unbiased_dense(L, L))
-    Kc, Lc = _centre_kernel(K), _centre_kernel(L)
-    return _cka_ratio(float(np.sum(Kc * Lc)), float(np.sum(Kc * Kc)), float(np.sum(Lc * Lc)))
+    # tr(HKH HLH) = <HKH, L> (H idempotent), and ||HLH|| does not change under a permutation
+    Kc = a._get("rbf_centred", lambda: _centre_kernel(K))
+    kk = a._get("rbf_norm2", lambda: float(np.sum(Kc * Kc)))
+    ll = b._get("rbf_norm2", lambda: float(np.sum(_centre_kernel(b.rbf_kernel()) ** 2)))
+    return _cka_ratio(float(np.vdot(Kc.ravel(), L.ravel())), kk, ll)
 
 
 def _hsic_unbiased_dense(K: np.ndarray, L: np.ndarray) -> float:
@@ -451,10 +454,13 @@ def _s_rsa(a: Space, b: Space, perm=None) -> float:
     m = len(Ra)
     npair = m * (m - 1) / 2
     # Pearson of the upper-triangle ranks; mean/var of ranks do not depend on the permutation.
-    mean_a, mean_b = Ra.sum() / (2 * npair), Rb.sum() / (2 * npair)
-    cov = np.sum(Ra * Rb) / 2 / npair - mean_a * mean_b
-    var_a = np.sum(Ra * Ra) / 2 / npair - mean_a ** 2
-    var_b = np.sum(Rb * Rb) / 2 / npair - mean_b ** 2
+    mom_a = a._get("rank_moments", lambda: (Ra.sum() / (2 * npair), np.sum(Ra * Ra) / 2 / npair))
+    mom_b = b._get("rank_moments", lambda: (b.rank_matrix().sum() / (2 * npair),
+                                            np.sum(b.rank_matrix() ** 2) / 2 / npair))
+    (mean_a, sq_a), (mean_b, sq_b) = mom_a, mom_b
+    cov = np.vdot(Ra.ravel(), Rb.ravel()) / 2 / npair - mean_a * mean_b
+    var_a = sq_a - mean_a ** 2
+    var_b = sq_b - mean_b ** 2
     if var_a <= 0 or var_b <= 0:
         raise ValueError("RSA undefined: all pairwise similarities are equal in one space")
     return float(cov / math.sqrt(var_a * var_b))
@@ -891,8 +897,7 @@ def _draw_heatmap(fig, ax, result, metric, names, title, fontsize=9) -> None:
     off = ~np.eye(len(names), dtype=bool)
     lo, hi = float(np.nanmin(M[off])), float(np.nanmax(M[off]))
     # colour range from the pairs only: the trivial diagonal (self = 1 or 0) is drawn grey
-    cmap = plt.get_cmap("viridis" if higher else "viridis_r").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("viridis" if higher else "viridis_r").with_extremes(bad="#dddddd")
     im = ax.imshow(np.where(off, M, np.nan), cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-9)
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=fontsize)
     ax.set_yticks(range(len(names)), names, fontsize=fontsize)
