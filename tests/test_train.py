@@ -142,3 +142,41 @@ def test_translate_refuses_dimension_mismatch_and_bad_files(trained, data, tmp_p
         translate_file(trained, tmp_path / "junk.npy", tmp_path / "o.npy", "ab")
     with pytest.raises(FileNotFoundError):
         translate_file(trained, tmp_path / "missing.npy", tmp_path / "o.npy", "ab")
+
+
+def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
+    """`vec2vec train` with two seeds writes the shared run layout, picks a seed without pairs,
+    `resume=true` on a finished run retrains nothing, and `vec2vec translate` uses the run."""
+    from vec2vec import rundir
+    from vec2vec.cli import main
+
+    run = tmp_path / "run"
+    args = ["method=vec2vec", "source=minilm", "target=glove-50", "n_a=600", "n_b=600",
+            f"run_dir={run}", "seeds=[0,1]", "progress=false", "method.warm_start=null",
+            "method.steps=4", "method.width=32", "method.batch_size=64", "method.pseudo_pool=128",
+            "method.threads=1", "ckpt_every=2"]
+    assert main(["train", *args]) == 0
+    cfg = rundir.read_config(run)
+    assert cfg["method"] == "vec2vec" and cfg["seeds"] == [0, 1] and cfg["n_a"] == 600
+    assert cfg["method_config"]["width"] == 32
+    sel = json.loads((run / "selection.json").read_text())
+    assert sel["chosen_seed"] in (0, 1) and set(sel["per_seed"]) == {"0", "1"}
+    assert (run / "seeds/1/checkpoint/state.safetensors").is_file()
+    assert (run / "seeds/0/curves.png").is_file()
+    tr = rundir.load_translator(run)
+    chosen = rundir.load_translator(run, sel["chosen_seed"])
+    np.testing.assert_array_equal(tr.translate(data[0][:5], "ab"), chosen.translate(data[0][:5], "ab"))
+    stamp = (run / "seeds/0/translator/weights.safetensors").stat().st_mtime_ns
+    assert main(["train", *args, "resume=true"]) == 0
+    assert (run / "seeds/0/translator/weights.safetensors").stat().st_mtime_ns == stamp
+    # translate through the CLI, by embedder names
+    np.save(tmp_path / "g.npy", data[1][:100])
+    assert main(["translate", f"run_dir={run}", f"input={tmp_path / 'g.npy'}",
+                 f"output={tmp_path / 'm.npy'}", "direction=glove-50:minilm", "chunk=33"]) == 0
+    np.testing.assert_allclose(np.load(tmp_path / "m.npy"), tr.translate(data[1][:100], "ba"), atol=1e-6)
+    assert json.loads((tmp_path / "m.npy.json").read_text())["to"] == "minilm"
+    # a dimension mismatch is a clear CLI error, not a traceback
+    assert main(["translate", f"run_dir={run}", f"input={tmp_path / 'g.npy'}",
+                 f"output={tmp_path / 'x.npy'}", "direction=ab"]) == 1
+    assert "dimension 50" in capsys.readouterr().err
+    assert main(["train", "--help"]) == 0 and "seeds" in capsys.readouterr().out

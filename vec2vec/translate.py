@@ -21,14 +21,15 @@ from .io import atomic_path, write_json
 
 
 def resolve_direction(direction: str, cfg: dict) -> str:
-    """``ab``/``ba``, or ``"src->tgt"`` with the run's embedder names -> ``ab``/``ba``."""
+    """``ab``/``ba``, or ``src:tgt`` / ``'src->tgt'`` with the run's embedder names -> ``ab``/``ba``."""
     if direction in ("ab", "ba"):
         return direction
     src, tgt = cfg["source"], cfg["target"]
-    named = {f"{src}->{tgt}": "ab", f"{tgt}->{src}": "ba"}
+    named = {f"{src}{sep}{tgt}": "ab" for sep in ("->", ":")}
+    named |= {f"{tgt}{sep}{src}": "ba" for sep in ("->", ":")}
     if direction in named:
         return named[direction]
-    raise ValueError(f"direction={direction!r}: use ab, ba, {src}->{tgt} or {tgt}->{src}")
+    raise ValueError(f"direction={direction!r}: use ab, ba, {src}:{tgt} or {tgt}:{src}")
 
 
 def _faiss():
