@@ -34,7 +34,7 @@ from .base import Translator, register
 # Every knob of the method, with its default. ``vec2vec/conf/method/vec2vec.yaml`` mirrors these.
 DEFAULTS: dict[str, Any] = {
     # --- generator architecture
-    "width": 512, "in_depth": 0, "backbone_depth": 2, "out_depth": 0,
+    "width": 384, "in_depth": 0, "backbone_depth": 1, "out_depth": 0,
     "norm": "layer",            # layer | batch | none  (applied inside residual blocks)
     "dropout": 0.0, "residual_gain_init": 0.0,
     # --- discriminators
@@ -44,19 +44,19 @@ DEFAULTS: dict[str, Any] = {
     "warm_start_config": {},
     # --- loss weights (0 disables a term)
     "w_rec": 1.0, "w_cycle": 1.0, "w_vsp": 1.0, "w_cycle_vsp": 0.0,
-    "w_gan": 0.0, "w_latent_gan": 0.0, "w_pseudo": 1.0, "w_anchor": 0.0,
+    "w_gan": 0.0, "w_latent_gan": 0.0, "w_pseudo": 1.0,
     # --- paper variants
     "vsp_one_way": True,        # VSP on one-way translations (the paper), not only on cycles
     "cycle_detach": False,      # True = reference code (cycle input detached)
     "r1": 0.0,                  # R1 penalty weight on discriminators
-    # --- pseudo pairs (self-training on mutual nearest neighbours of the current translations)
-    "pseudo_pool": 8192,        # vectors per side searched for mutual nearest neighbours
+    # --- self-training targets from the current map (see train.pseudo_targets); no pairs used
+    "pseudo_pool": 8192,        # vectors per side searched for neighbours
     "pseudo_refresh": 100,      # recompute pseudo pairs every N steps (0 = only once)
     "pseudo_csls_k": 10,        # CSLS hubness correction; 0 = plain cosine
-    "pseudo_mode": "mnn",       # mnn: mutual nearest neighbours | knn: mean of the k best matches
-    "pseudo_k": 10,             # neighbours averaged in knn mode
+    "pseudo_mode": "knn",       # mnn: mutual nearest neighbours | knn: mean of the k best matches
+    "pseudo_k": 20,             # neighbours averaged in knn mode
     # --- optimisation
-    "steps": 600, "batch_size": 1024, "lr_g": 1e-3, "lr_d": 1e-3, "betas": [0.5, 0.999],
+    "steps": 200, "batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3, "betas": [0.5, 0.999],
     "warmup_steps": 50, "weight_decay": 0.0, "grad_clip": 1.0,
     "seed": 0, "device": "auto", "amp": True, "threads": 0,
     # --- logging / selection during fit
