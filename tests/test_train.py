@@ -21,7 +21,7 @@ from vec2vec.translators.gan import GANTranslator
 
 TINY = dict(warm_start=None, width=48, backbone_depth=1, in_depth=1, steps=30, batch_size=64,
             pseudo_pool=256, pseudo_refresh=10, w_gan=1.0, w_latent_gan=1.0, w_cycle_vsp=1.0,
-            r1=0.1, dropout=0.1, disc_width=32, disc_depth=2, log_every=5, threads=1)
+            r1=0.1, dropout=0.1, disc_width=32, disc_depth=2, log_every=5, eval_every=10, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +37,19 @@ def losses_only(history):
 
 def test_kill_and_resume_ends_at_the_same_numbers(data, tmp_path):
     xa, xb = data
+    def score(t):  # a deterministic stand-in for the unsupervised criterion (keep-best path)
+        return -float(np.abs(t.translate(xa[:64], "ab")).sum())
+
     full = GANTranslator(**TINY)
-    train_gan(full, xa, xb, run_dir=tmp_path / "full", ckpt_every=10)
+    train_gan(full, xa, xb, run_dir=tmp_path / "full", ckpt_every=10, score_fn=score)
     killed = GANTranslator(**TINY)
-    train_gan(killed, xa, xb, run_dir=tmp_path / "run", ckpt_every=10, stop_after=17)  # "kill" at 17
+    train_gan(killed, xa, xb, run_dir=tmp_path / "run", ckpt_every=10, stop_after=17,
+              score_fn=score)  # "kill" at 17
     assert json.loads((tmp_path / "run/checkpoint/state.json").read_text())["step"] == 10
     resumed = GANTranslator(**TINY)
-    out = train_gan(resumed, xa, xb, run_dir=tmp_path / "run", ckpt_every=10, resume=True)
+    out = train_gan(resumed, xa, xb, run_dir=tmp_path / "run", ckpt_every=10, resume=True,
+                    score_fn=score)
+    assert sum("score" in h for h in full.history) == 4  # step 0 (warm start) + 10, 20, 30
     assert out["steps"] == 30
     for k, v in full.net.state_dict().items():
         assert torch.equal(v, resumed.net.state_dict()[k]), k

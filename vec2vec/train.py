@@ -184,6 +184,8 @@ def save_checkpoint(path: Path, st: dict) -> None:
         t, m = _flatten_optimizer(name, st[name])
         tensors |= t
         opt_meta[name] = m
+    if st.get("best") is not None:
+        tensors |= {f"best/{k}": v for k, v in st["best"]["state"].items()}
     tensors["rng/torch"] = torch.get_rng_state()
     tensors["rng/data"] = st["gen"].get_state()
     if st["pairs"] is not None:
@@ -191,7 +193,9 @@ def save_checkpoint(path: Path, st: dict) -> None:
     meta = {"format": CKPT_FORMAT, "version": CKPT_VERSION, "step": st["step"],
             "dims": list(st["dims"]), "config": st["cfg"], "optimizers": opt_meta,
             "scalers": {k: st[k].state_dict() for k in ("scaler_g", "scaler_d")},
-            "history": st["history"], "elapsed": st["elapsed"]}
+            "history": st["history"], "elapsed": st["elapsed"],
+            "best": None if st.get("best") is None else
+            {"score": st["best"]["score"], "step": st["best"]["step"]}}
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -230,6 +234,9 @@ def load_checkpoint(path: Path, st: dict) -> None:
             st[k].load_state_dict(meta["scalers"][k])
     torch.set_rng_state(tensors["rng/torch"])
     st["gen"].set_state(tensors["rng/data"])
+    if meta.get("best"):
+        st["best"] = {**meta["best"],
+                      "state": {k[5:]: v for k, v in tensors.items() if k.startswith("best/")}}
     pairs = {k[6:]: v for k, v in tensors.items() if k.startswith("pairs/")}
     st["pairs"] = pairs or None
     st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
@@ -238,6 +245,19 @@ def load_checkpoint(path: Path, st: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # the loop
 # ---------------------------------------------------------------------------------------------
+def _score_and_keep_best(tr, st: dict, score_fn: Callable) -> None:
+    """Log the unsupervised score of the current network; remember the best state so far."""
+    net = st["net"]
+    was_training = net.training
+    net.eval()
+    score = float(score_fn(tr))
+    net.train(was_training)
+    st["history"].append({"step": st["step"], "score": score})
+    if st.get("best") is None or score > st["best"]["score"]:
+        st["best"] = {"score": score, "step": st["step"],
+                      "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+
+
 def check_batch(n_a: int, n_b: int, batch_size: int) -> None:
     """Refuse data with fewer vectors than one batch (the loop samples without replacement)."""
     if min(n_a, n_b) < batch_size:
@@ -252,7 +272,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
 
     run_dir: where checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go;
     None = in memory only. resume: continue from run_dir/checkpoint if present.
-    score_fn(translator) -> float (higher = better, no pairs) is logged every ``eval_every`` steps.
+    score_fn(translator) -> float (higher = better, no pairs) is logged at step 0 (the warm start)
+    and every ``eval_every`` steps; with ``keep_best`` the best-scoring state is the result.
     stop_after: stop abruptly once this step is reached, without checkpointing -- tests use it to
     simulate a kill. Returns {"history": [...], "steps": n, "seconds": t}.
     """
@@ -298,6 +319,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     with torch.no_grad():
         za = net.center(torch.from_numpy(xa).to(device), "a")
         zb = net.center(torch.from_numpy(xb).to(device), "b")
+    if score_fn is not None and st["step"] == 0:
+        _score_and_keep_best(tr, st, score_fn)  # the warm start itself is a candidate
     gan_on = bool(cfg["w_gan"] or cfg["w_latent_gan"])
     steps, bs = int(cfg["steps"]), int(cfg["batch_size"])
     bar = None
@@ -356,9 +379,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         if step % cfg["log_every"] == 0 or step == steps:
             st["history"].append({"step": step, **logs})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
-            net.eval()
-            st["history"].append({"step": step, "score": float(score_fn(tr))})
-            net.train()
+            _score_and_keep_best(tr, st, score_fn)
         if bar is not None:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k != "n_pairs"}, refresh=False)
@@ -370,6 +391,10 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     if bar is not None:
         bar.close()
     net.eval()
+    best = st.get("best")
+    if cfg["keep_best"] and best is not None and st["step"] >= steps and best["step"] != st["step"]:
+        net.load_state_dict(best["state"])  # the unsupervised criterion preferred an earlier state
+        st["history"].append({"step": st["step"], "selected_step": best["step"]})
     tr.history = st["history"]
     if run_dir is not None:
         plot_curves(st["history"], Path(run_dir) / "curves.png")
@@ -488,7 +513,8 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -
             tr = make_translator(method, method_cfg, seed, device)
             if method == "vec2vec":
                 train_gan(tr, xa, xb, run_dir=sdir, resume=bool(cfg.get("resume")),
-                          ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]))
+                          ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]),
+                          score_fn=lambda t: _score_value(selection_score(t, xa, xb)))
                 tr.dims = (xa.shape[1], xb.shape[1])
             else:
                 tr.fit(xa, xb)

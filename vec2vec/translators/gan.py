@@ -60,7 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "warmup_steps": 50, "weight_decay": 0.0, "grad_clip": 1.0,
     "seed": 0, "device": "auto", "amp": True, "threads": 0,
     # --- logging / selection during fit
-    "log_every": 20, "eval_every": 200,
+    "log_every": 20, "eval_every": 50,
+    "keep_best": True,          # end with the state the unsupervised score liked best (needs a scorer)
 }
 
 
