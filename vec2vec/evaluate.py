@@ -165,7 +165,7 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
     from . import rundir
     from .embed import embed
     from .io import read_json, write_json
-    from .selection import unsupervised_score
+    from .selection import CRITERION, unsupervised_score
 
     cfg = rundir.read_config(run_dir)
     src, tgt, corpus, dseed = cfg["source"], cfg["target"], cfg["corpus"], int(cfg["data_seed"])
@@ -187,8 +187,8 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
     chosen = rundir.load_translator(run_dir)
     sel_path = rundir.selection_path(run_dir)
     selection = read_json(sel_path) if sel_path.is_file() else {}
-    if "chosen" not in selection:
-        selection["chosen"] = unsupervised_score(chosen, xa, xb)
+    if not selection:  # a run written without selection.json: score the translator here
+        selection = {"criterion": CRITERION, "chosen": unsupervised_score(chosen, xa, xb)}
     seeds = [int(s) for s in cfg["seeds"]] if all_seeds else []
     for d in ("ab", "ba"):
         src_x = ea if d == "ab" else eb

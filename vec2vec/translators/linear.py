@@ -101,6 +101,38 @@ def knn(q: np.ndarray, db: np.ndarray, k: int, bias: np.ndarray | None = None,
     return vals, idx
 
 
+def topk_both(src: np.ndarray, tgt: np.ndarray, k: int, row_bias: np.ndarray | None = None,
+              col_bias: np.ndarray | None = None, chunk: int = 2048):
+    """One chunked pass over S = src tgtᵀ - row_bias[:, None] - col_bias[None, :] returning the
+    top-k of every row AND every column (running merge over chunks), so a symmetric step costs
+    one similarity pass instead of two. src: [n, d], tgt: [m, d].
+
+    Returns (row_vals [n, k], row_idx [n, k] into tgt, col_vals [m, k], col_idx [m, k] into src).
+    """
+    torch = _torch()
+    n, m = len(src), len(tgt)
+    kr, kc = min(k, m), min(k, n)
+    tt = torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.float32))
+    cb = None if col_bias is None else torch.from_numpy(np.asarray(col_bias, np.float32))
+    rv, ri = np.empty((n, kr), np.float32), np.empty((n, kr), np.int64)
+    cv = torch.full((0, m), -float("inf"))
+    ci = torch.zeros((0, m), dtype=torch.int64)
+    for s in range(0, n, chunk):
+        q = torch.from_numpy(np.ascontiguousarray(src[s:s + chunk], dtype=np.float32))
+        sim = q @ tt.T
+        if cb is not None:
+            sim -= cb
+        if row_bias is not None:
+            sim -= torch.from_numpy(np.asarray(row_bias[s:s + chunk], np.float32))[:, None]
+        v, i = sim.topk(kr, dim=1)
+        rv[s:s + chunk], ri[s:s + chunk] = v.numpy(), i.numpy()
+        v2, i2 = sim.topk(min(kc, len(q)), dim=0)
+        allv, alli = torch.cat([cv, v2]), torch.cat([ci, i2 + s])
+        top = allv.topk(min(kc, len(allv)), dim=0)
+        cv, ci = top.values, torch.gather(alli, 0, top.indices)
+    return rv, ri, cv.T.contiguous().numpy(), ci.T.contiguous().numpy()
+
+
 def csls_penalties(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """CSLS hubness terms: r_src[i] = mean cos of src_i's k NN in tgt; r_tgt[j] likewise.
 
@@ -113,15 +145,15 @@ def csls_penalties(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> tuple[np.nd
 
 
 def csls_nn(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """For every src row its CSLS-nearest tgt row, and vice versa.
+    """For every src row its CSLS-nearest tgt row, and vice versa (two similarity passes).
 
     Returns (fwd [n] indices into tgt, bwd [m] indices into src).
     """
-    r_src, r_tgt = csls_penalties(src, tgt, k)
-    # argmax_j 2cos - r_src[i] - r_tgt[j] does not depend on r_src[i]; bias folds r_tgt in.
-    fwd = knn(src, tgt, 1, bias=r_tgt / 2)[1][:, 0]
-    bwd = knn(tgt, src, 1, bias=r_src / 2)[1][:, 0]
-    return fwd, bwd
+    rv, _, cv, _ = topk_both(src, tgt, k)
+    r_src, r_tgt = rv.mean(axis=1), cv.mean(axis=1)
+    # CSLS/2 = cos - r_src/2 - r_tgt/2: its row and column argmaxes in one pass
+    _, fwd, _, bwd = topk_both(src, tgt, 1, row_bias=r_src / 2, col_bias=r_tgt / 2)
+    return fwd[:, 0], bwd[:, 0]
 
 
 def mutual_nn_pairs(src: np.ndarray, tgt: np.ndarray, k: int = 10,
