@@ -61,7 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0, "device": "auto", "amp": True, "threads": 0,
     # --- logging / selection during fit
     "log_every": 20, "eval_every": 50,
-    "keep_best": True,          # end with the state the unsupervised score liked best (needs a scorer)
+    "keep_best": False,         # end with the state the unsupervised score liked best (needs a scorer)
 }
 
 
