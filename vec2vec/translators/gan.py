@@ -15,10 +15,17 @@ Discriminators (least-squares GAN): one per output space (real vectors of that s
 translations into it) and one on the latent (latents of a vs latents of b).
 
 Warm start (``warm_start``): a fitted translator of another method (default ``mini-vec2vec``,
-an unsupervised linear pipeline). Its a->b and b->a maps are linearised by least squares on its own
-outputs (affine maps; no pairs involved) and written into the linear layers so that, at step 0,
-F_ab and F_ba equal the linear maps; the GAN, cycle, reconstruction, VSP and pseudo-pair losses
-then refine them (see ``vec2vec/train.py``).
+an unsupervised linear pipeline), or the directory of one already fitted. Its centring statistics
+and a->b / b->a maps are copied into the linear layers so that, at step 0, F_ab and F_ba equal the
+linear maps exactly (``init_from_linear``); training (``vec2vec/train.py``) then refines them.
+
+What moves the map past the linear ceiling on a CPU (measured, see the report in train.py's
+history and tests/test_gan.py): self-training on *kNN-mean* targets of the current map (each
+vector's target is the mean of its ``pseudo_k`` best CSLS matches among real vectors of the other
+space -- different texts, no pairs), together with VSP, reconstruction and cycle losses that keep
+the neighbourhood structure (hence top-1). The adversarial terms (``w_gan``, ``w_latent_gan``,
+``r1``) are implemented and configurable, but off by default: in CPU minutes they did not add to
+the refinement (as DESIGN.md §1 found for the GAN from random init).
 """
 from __future__ import annotations
 
