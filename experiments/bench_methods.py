@@ -73,7 +73,7 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
                                 "results": rows, "history": getattr(t, "history", None)})
             log(f"  {m:<14} seed {s}: top1@1024 {top1_1024(rows):.3f} score {sel['score']:.4f} "
                 f"fit {fit_s:.1f}s")
-            if snapshots and getattr(t, "snapshots", None):
+            if snapshots and s == seeds[0] and getattr(t, "snapshots", None):
                 for step, w in t.snapshots:
                     u = t.with_map(w)
                     out["snapshots"].append({"method": m, "seed": s, "step": step,
@@ -156,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--method-kw", default="{}", help="JSON: {method: {key: value}}")
     ap.add_argument("--rotation", action="store_true", help="also run the rotation control")
     ap.add_argument("--no-snapshots", action="store_true")
+    ap.add_argument("--b-from-eval", type=int, default=0, metavar="K",
+                    help="take the target's unpaired rows from eval rows [K:], evaluate on [:K]")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     import json
@@ -165,9 +167,15 @@ def main(argv=None) -> int:
                     f"bench_methods_{args.source}_{args.target}.json")
     t0 = time.time()
     xa = embed(args.source, args.corpus, "a", limit=args.n_a, progress=False)
-    xb = embed(args.target, args.corpus, "b", limit=args.n_b, progress=False)
+    xb = None if args.b_from_eval else embed(args.target, args.corpus, "b", limit=args.n_b,
+                                                 progress=False)
     ea = embed(args.source, args.corpus, "eval", limit=args.n_eval, progress=False)
     eb = embed(args.target, args.corpus, "eval", limit=args.n_eval, progress=False)
+    if args.b_from_eval:
+        # target's unpaired vectors = eval rows [k:] (texts disjoint from the paired eval rows
+        # [:k] and from split a); used when the target's split b is not embedded yet
+        k = args.b_from_eval
+        xb, ea, eb = eb[k:k + args.n_b], ea[:k], eb[:k]
     pools = [p for p in args.pools if p <= len(ea)]
     record = {"config": {**vars(args), "n_a": len(xa), "n_b": len(xb), "n_eval": len(ea),
                          "pools": pools}, "pair": None, "rotation": None}
@@ -182,6 +190,7 @@ def main(argv=None) -> int:
         q, _ = np.linalg.qr(np.random.default_rng(99).standard_normal((xa.shape[1],) * 2))
         q = q.astype(np.float32)
         xb_rot = embed(args.source, args.corpus, "b", limit=args.n_b, progress=False) @ q
+        ea = embed(args.source, args.corpus, "eval", limit=args.n_eval, progress=False)[:len(ea)]
         for part in run_pair((args.source, args.source + "-rotated"), xa, xb_rot, ea, ea @ q,
                              args.methods, args.seeds[:1], pools, method_kw, False,
                              lambda s: print(s, flush=True)):
