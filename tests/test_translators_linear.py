@@ -138,3 +138,18 @@ def test_csls_mutual_nn_on_rotated_copy():
     z, _ = center_normalize(rng.standard_normal((500, 32)).astype(np.float32))
     i, j = mutual_nn_pairs(z, z)
     assert len(i) == 500 and np.array_equal(i, j)
+
+
+def test_unsupervised_score_prefers_the_right_map(rotated, fitted_default):
+    """The pair-free criterion ranks the recovered rotation above a wrong (random) map."""
+    from vec2vec.selection import unsupervised_score
+    from vec2vec.translators.linear import orthogonalize
+
+    xa, xb, _, _ = rotated
+    good = unsupervised_score(fitted_default, xa, xb, max_rows=1000)
+    rnd = orthogonalize(np.random.default_rng(7).standard_normal((384, 384)).astype(np.float32))
+    bad = unsupervised_score(fitted_default.with_map(rnd), xa, xb, max_rows=1000)
+    assert good["score"] > bad["score"] + 0.05
+    assert good["cycle_nn_a"] > 10 * max(bad["cycle_nn_a"], 1e-3)
+    with pytest.raises(ValueError, match="expected dimension"):
+        unsupervised_score(fitted_default, xb[:, :100], xb)

@@ -198,7 +198,7 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
                 t = rundir.load_translator(run_dir, s)
                 results += score(t.translate(src_x, d), d, cfg["method"], seed=s)
         if baselines:
-            if ea.shape[1] == eb.shape[1]:
+            if ea.shape[1] == eb.shape[1] and cfg["method"] != "identity":
                 results += score(l2_normalize(src_x), d, "identity")
             for m in ORACLES:
                 results += score(oracle_predictions(m, ea, eb, d, oracle_folds, pool_seed), d, m,
@@ -223,7 +223,9 @@ Scores a `vec2vec train` run on the paired eval split (both directions) and writ
 
 
 def cli(overrides: list[str]) -> int:
-    """``vec2vec evaluate run_dir=DIR ...``: see HELP."""
+    """``vec2vec evaluate run_dir=DIR [n_eval=8192 pools=[1024,8192] ...]``: score the run's chosen
+    translator (and each seed's) in both directions on the paired eval split, beside identity and
+    the out-of-fold Procrustes / least-squares oracles; write DIR/eval.json; print a table."""
     if any(o in ("-h", "--help", "help") for o in overrides):
         print(HELP)
         return 0
