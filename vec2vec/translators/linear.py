@@ -179,6 +179,16 @@ def mean_csls_score(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> float:
     return float(np.mean(2 * best - r_src))
 
 
+def cov_agreement(y_pred: np.ndarray, y_real: np.ndarray) -> float:
+    """1 - |C_pred - C_real|_F / (|C_pred|_F + |C_real|_F) for the second-moment matrices of two
+    sets of centred unit vectors [n, d], [m, d]. 1 = same covariance; 0.3-0.4 for a random rotation
+    of an anisotropic space. A global, distribution-level criterion: nearest-neighbour dictionaries
+    (CSLS, mutual NN) cannot inflate it the way they inflate CSLS scores of a wrong map."""
+    cp = y_pred.T.astype(np.float64) @ y_pred / len(y_pred)
+    cr = y_real.T.astype(np.float64) @ y_real / len(y_real)
+    return float(1 - np.linalg.norm(cp - cr) / (np.linalg.norm(cp) + np.linalg.norm(cr) + 1e-12))
+
+
 # ------------------------------------------------------------------------------------------
 # the shared linear translator
 # ------------------------------------------------------------------------------------------

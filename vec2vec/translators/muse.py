@@ -3,7 +3,8 @@
 A map W [d_a, d_b] is trained to fool a discriminator that tells mapped a-vectors (za W) from
 real b-vectors (centred, normalised). After every generator step W is pulled back towards the
 orthogonal manifold with W <- (1+β) W - β W Wᵀ W. Each epoch the map is scored without pairs
-(mean best CSLS of mapped a against b, MUSE's own criterion); the best epoch's map is refined by
+(covariance agreement of mapped a with b; MUSE's own mean-CSLS criterion rewards wrong maps,
+see selection.py); the best epoch's map is refined by
 ``csls_rounds`` rounds of Procrustes on the mutual-NN CSLS dictionary.
 """
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 
 from ..runtime import cpu_threads
 from .base import register
-from .linear import LinearTranslator, mean_csls_score, orthogonalize
-from .minivec2vec import _space_pair, refine, subsample
+from .linear import LinearTranslator, cov_agreement, orthogonalize
+from ..validation import l2_normalize
+from .minivec2vec import refine, subsample
 
 
 def _discriminator(d: int, hidden: int, dropout_in: float):
@@ -58,9 +60,9 @@ def adversarial_map(za: np.ndarray, zb: np.ndarray, seed: int, epochs: int, step
             with torch.no_grad():  # stay (semi-)orthogonal
                 w.copy_((1 + beta) * w - beta * (w @ w.T @ w))
         wn = orthogonalize(w.detach().numpy())
-        src, tgt = _space_pair(za[:4000], zb[:4000], wn)
-        score = mean_csls_score(src, tgt)
-        history.append({"step": f"adv{ep}", "csls": score})
+        # pair-free epoch score (MUSE used mean CSLS; see selection.py for why covariance)
+        score = cov_agreement(l2_normalize(za[:4000] @ wn), zb[:4000])
+        history.append({"step": f"adv{ep}", "cov": score})
         if score > best:
             best, best_w = score, wn
     return best_w
