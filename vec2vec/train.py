@@ -316,6 +316,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             net.set_stats(ma, mb, [residual_scale(xa, ma), residual_scale(xb, mb)])
         st["elapsed"] = time.time() - t0
         st["history"].append({"step": 0, "warm_start_seconds": st["elapsed"]})
+        if ckpt is not None:  # a crash after this point does not pay for the warm start again
+            save_checkpoint(ckpt, st)
     with torch.no_grad():
         za = net.center(torch.from_numpy(xa).to(device), "a")
         zb = net.center(torch.from_numpy(xb).to(device), "b")
@@ -484,6 +486,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {cfg.get('seeds')}")
     run_dir = Path(cfg["run_dir"])
+    from .selection import unsupervised_score  # noqa: F401  (fail now, not after training)
     if xa is None or xb is None:
         xa, xb = load_training_data(cfg)
     record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
