@@ -33,7 +33,7 @@ DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, of
                 steps=10, beam=4, expand=None, patience=2, budget=None,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
-                out="experiments/results/bench_invert.json", batch_size=16)
+                out="experiments/results/bench_invert.json", batch_size=32)
 
 
 def parse(argv: list[str]) -> dict:
@@ -50,7 +50,7 @@ def parse(argv: list[str]) -> dict:
 def heldout(corpus: str, cfg: dict, tokenizer, max_tokens: int) -> tuple[list[str], np.ndarray]:
     """n held-out texts (<= max_tokens tokens) of a corpus's eval split and their vectors."""
     texts, vecs = load_corpus_vectors(cfg["embedder"], corpus, "eval",
-                                      limit=cfg["offset"] + 4 * cfg["n"])
+                                      limit=cfg["offset"] + 7 * cfg["n"])
     keep = [i for i in range(cfg["offset"], len(texts))
             if len(tokenizer(texts[i], add_special_tokens=False).input_ids) <= max_tokens]
     keep = keep[:cfg["n"]]

@@ -257,8 +257,8 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     texts = get_texts("gcide-definitions", "eval", limit=300)[290:294]   # not the val rows
     vecs = embed_texts("minilm", texts)
     model = load_inverter(wdir, embedder="minilm")
-    res = invert(vecs, model, "minilm", steps=1, beam=2, batch_size=4)
+    res = invert(vecs, model, "minilm", steps=0, beam=1, batch_size=4)
     cos = np.array([r["cosine"] for r in res])
-    unrelated = float(np.mean(vecs @ np.roll(vecs, 1, 0).T.diagonal()))
+    unrelated = float(np.mean(np.sum(vecs * np.roll(vecs, 1, 0), 1)))
     assert all(r["text"] for r in res)
     assert cos.mean() > unrelated + 0.2, (cos, unrelated, [r["text"] for r in res])
