@@ -133,20 +133,16 @@ def _wordnet_glosses():
                 yield category, defs, examples
 
 
-def _read_wordnet_definitions():
+def _read_wordnet(part: str):
+    """WordNet glosses' definitions (``part="defs"``) or example sentences (``"examples"``),
+    each labelled with its synset's lexicographer category."""
     texts, labels = [], []
-    for category, defs, _ in _wordnet_glosses():
-        texts += defs
-        labels += [category] * len(defs)
-    return texts, labels, _SOURCES["wordnet-definitions"]()
-
-
-def _read_wordnet_examples():
-    texts, labels = [], []
-    for category, _, examples in _wordnet_glosses():
-        texts += examples
-        labels += [category] * len(examples)
-    return texts, labels, _SOURCES["wordnet-examples"]()
+    for category, defs, examples in _wordnet_glosses():
+        chosen = defs if part == "defs" else examples
+        texts += chosen
+        labels += [category] * len(chosen)
+    name = "wordnet-definitions" if part == "defs" else "wordnet-examples"
+    return texts, labels, _SOURCES[name]()
 
 
 def _read_fortunes():
@@ -212,8 +208,8 @@ _SOURCES: dict[str, Callable[[], str]] = {
 
 CORPORA: dict[str, Callable[[], tuple[list[str], list[str] | None, str]]] = {
     "gcide-definitions": _read_gcide,
-    "wordnet-definitions": _read_wordnet_definitions,
-    "wordnet-examples": _read_wordnet_examples,
+    "wordnet-definitions": lambda: _read_wordnet("defs"),
+    "wordnet-examples": lambda: _read_wordnet("examples"),
     "fortunes": _read_fortunes,
     "foldoc": _read_foldoc,
 }
