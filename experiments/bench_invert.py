@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments._args import parse_kv  # noqa: E402
 from inversion import metrics  # noqa: E402
 from inversion.data import embed_texts, load_corpus_vectors  # noqa: E402
 from inversion.infer import RetrievalIndex, invert  # noqa: E402
@@ -34,17 +35,6 @@ DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, of
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
                 out="experiments/results/bench_invert.json", batch_size=32)
-
-
-def parse(argv: list[str]) -> dict:
-    cfg = dict(DEFAULTS)
-    for a in argv:
-        k, _, v = a.partition("=")
-        if k not in cfg:
-            raise SystemExit(f"unknown key {k!r}; valid: {', '.join(cfg)}")
-        cfg[k] = None if v in ("null", "None") else (type(DEFAULTS[k])(v)
-                                                      if DEFAULTS[k] is not None else int(v))
-    return cfg
 
 
 def heldout(corpus: str, cfg: dict, tokenizer, max_tokens: int) -> tuple[list[str], np.ndarray]:
@@ -65,7 +55,7 @@ def evaluate(preds: list[str], refs: list[str], targets: np.ndarray, embedder: s
 
 
 def main(argv: list[str]) -> int:
-    cfg = parse(argv)
+    cfg = parse_kv(argv, DEFAULTS)
     torch.set_num_threads(cfg["threads"])
     set_seed(cfg["seed"])
     model = load_inverter(cfg["run_dir"], embedder=cfg["embedder"])

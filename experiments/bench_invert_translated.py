@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments._args import parse_kv  # noqa: E402
 from inversion.data import embed_texts  # noqa: E402
 from inversion.infer import invert  # noqa: E402
 from inversion.metrics import score  # noqa: E402
@@ -35,12 +36,7 @@ DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10,
 
 
 def main(argv: list[str]) -> int:
-    cfg = dict(DEFAULTS)
-    for a in argv:
-        k, _, v = a.partition("=")
-        if k not in cfg:
-            raise SystemExit(f"unknown key {k!r}; valid: {', '.join(cfg)}")
-        cfg[k] = type(DEFAULTS[k])(v)
+    cfg = parse_kv(argv, DEFAULTS)
     torch.set_num_threads(cfg["threads"])
     set_seed(cfg["seed"])
     from vec2vec.translators.base import Translator, get_translator
