@@ -121,7 +121,6 @@ def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_si
     from .corpora import get_split, texts_hash
 
     texts = get_split(corpus, split, seed=seed, limit=limit, sizes=sizes, **corpus_opts).texts
-    n = len(texts)
     digest = texts_hash(texts)
     folder = entry_dir(embedder, corpus, split, seed, sizes)
     if split == "all":  # user file: key the entry by the file's contents too
