@@ -1,0 +1,450 @@
+"""``vec2vec audit``: what does a leaked vector database reveal?
+
+Someone holds vectors (a ``.npy`` or a faiss index) made by an embedder they cannot query. With an
+embedder they *can* run (``known``) and public texts of the same domain, the audit:
+
+1. embeds the public corpus with ``known`` (through the cache);
+2. fits translators leaked -> known with each unsupervised method in ``methods`` (no pairs), and
+   picks one by the pair-free criterion of :mod:`vec2vec.selection`;
+3. translates every leaked vector into ``known``'s space;
+4. infers an attribute per vector, zero-shot: the label whose description (embedded by ``known``)
+   is nearest in cosine to the translated vector;
+5. inverts the translated vectors to text with ``known``'s inverter (hypothesiser + optional
+   correction steps; nearest public texts join the candidate pool when ``retrieval`` is on);
+6. writes ``DIR/report.json`` and ``DIR/report.html``.
+
+With ``truth=PATH.jsonl`` (one ``{"text", "label"}`` per leaked vector, in order) it also measures
+the leakage (attribute accuracy, inversion token F1 / BLEU) and two ceilings on the same rows:
+``oracle_translation`` (a translator fitted on *paired* rows: what an attacker with pairs gets) and
+``direct_inversion`` (the true ``known`` vectors of the texts: no translation loss at all).
+
+Every stage writes its result into ``DIR`` before the next starts (translators as run dirs,
+inversions in atomic chunks of ``invert_chunk`` rows), so a killed audit resumes where it stopped
+when run again with the same arguments.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .io import read_json, save_npy, load_npy, write_json
+from .validation import check_vectors, l2_normalize
+
+DEFAULT_LABELS = Path(__file__).resolve().parent / "labels" / "wordnet-lexnames.tsv"
+REPORT_VERSION = 1
+
+
+# ----- inputs ------------------------------------------------------------------------------------
+@dataclass
+class Labels:
+    """Attribute labels and the descriptions that are embedded to recognise them."""
+
+    names: list[str]
+    descriptions: list[str]
+
+
+def load_labels(path: str | Path | None) -> Labels:
+    """Labels from a file: one ``label`` or ``label<TAB>description`` per line; ``#`` comments.
+
+    ``None`` gives the default: WordNet's 45 lexicographer categories with short descriptions.
+    A label without a description is embedded as itself.
+    """
+    path = Path(path) if path else DEFAULT_LABELS
+    if not path.is_file():
+        raise FileNotFoundError(f"labels={path}: no such file (one label per line, optionally "
+                                "label<TAB>description)")
+    names, descs = [], []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, _, desc = line.partition("\t")
+        name, desc = name.strip(), desc.strip()
+        if not name:
+            raise ValueError(f"labels={path}: line {no} has an empty label")
+        if name in names:
+            raise ValueError(f"labels={path}: label {name!r} appears twice (line {no})")
+        names.append(name)
+        descs.append(desc or name)
+    if len(names) < 2:
+        raise ValueError(f"labels={path}: need at least 2 labels, found {len(names)}")
+    return Labels(names, descs)
+
+
+def load_leaked(path: str | Path, min_rows: int) -> np.ndarray:
+    """All vectors of a ``.npy`` file or a faiss index -> float32 [n, d], validated.
+
+    Raises a ValueError naming the problem (unreadable index, an index type that does not keep its
+    vectors, NaN/inf rows, fewer than ``min_rows`` vectors) and what to do about it.
+    """
+    from .translate import open_input
+
+    path = Path(path)
+    n, d, read = open_input(path)
+    if n < min_rows:
+        raise ValueError(f"leaked={path}: {n} vectors, but the unsupervised translators need at "
+                         f"least {min_rows} (distribution matching needs many samples); "
+                         "lower min_leaked at your own risk, or collect more vectors")
+    x = read(0, n)
+    return check_vectors(x, f"leaked={path}", min_rows=min_rows)
+
+
+def load_truth(path: str | Path, n: int) -> tuple[list[str], list[str] | None]:
+    """Ground truth for the ``n`` leaked vectors: texts and (if every record has one) labels."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"truth={path}: no such file")
+    texts, labels = [], []
+    with open(path, encoding="utf-8") as f:
+        for no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"truth={path}: line {no} is not JSON ({e.msg})") from e
+            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+                raise ValueError(f"truth={path}: line {no} needs a string field \"text\"")
+            texts.append(rec["text"])
+            labels.append(rec.get("label"))
+    if len(texts) != n:
+        raise ValueError(f"truth={path}: {len(texts)} records for {n} leaked vectors; one record "
+                         "per leaked vector, in the same order")
+    return texts, (labels if all(isinstance(x, str) for x in labels) else None)
+
+
+# ----- attribute inference -------------------------------------------------------------------------
+def infer_attributes(vectors: np.ndarray, label_vectors: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-shot labels: for vectors [n, d] and label-description vectors [L, d] (same space),
+    returns (index of the nearest label by cosine [n], that cosine [n])."""
+    sims = l2_normalize(vectors) @ l2_normalize(label_vectors).T
+    best = sims.argmax(1)
+    return best, sims[np.arange(len(sims)), best]
+
+
+def attribute_accuracy(pred: np.ndarray, names: list[str], truth: list[str]) -> float:
+    """Share of rows whose predicted label name equals the true one."""
+    return float(np.mean([names[p] == t for p, t in zip(pred, truth)]))
+
+
+# ----- translation -------------------------------------------------------------------------------
+def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path) -> dict:
+    """Fit each method of ``cfg["methods"]`` on (leaked = space a, public = space b) into
+    ``out/translators/<method>`` and choose one by the unsupervised score.
+
+    The GAN (``vec2vec``) warm-starts from the fitted ``mini-vec2vec`` when both are listed.
+    Returns ``{"chosen", "criterion", "methods": {name: {"score", "seconds", ...}}}``.
+    """
+    from .train import run as train_run
+
+    methods = list(cfg["methods"])
+    if not methods:
+        raise ValueError("methods=[] : list at least one unsupervised method (e.g. mini-vec2vec)")
+    record: dict = {"methods": {}}
+    for method in methods:
+        params = {"name": method, **(cfg.get("method_configs") or {}).get(method, {})}
+        if method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params:
+            params["warm_start"] = str(out / "translators" / "mini-vec2vec" / "translator")
+        run_cfg = {"method": params, "source": "leaked", "target": cfg["known"],
+                   "corpus": str(cfg["public_corpus"]), "data_seed": int(cfg["seed"]),
+                   "n_a": len(leaked), "n_b": len(public), "seed": int(cfg["seed"]),
+                   "seeds": None, "resume": True, "ckpt_every": 100,
+                   "progress": bool(cfg["progress"]), "device": cfg["device"],
+                   "run_dir": str(out / "translators" / method)}
+        t0 = time.time()
+        print(f"[audit] fitting {method} (leaked {leaked.shape} -> {cfg['known']} "
+              f"{public.shape})", file=sys.stderr)
+        sel = train_run(run_cfg, leaked, public)
+        scores = sel["per_seed"][str(sel["chosen_seed"])]
+        record["methods"][method] = {"score": float(scores["score"]),
+                                     "seconds": float(scores.get("seconds", time.time() - t0)),
+                                     "selection": scores}
+    chosen = max(record["methods"], key=lambda m: record["methods"][m]["score"])
+    record["chosen"] = chosen
+    from .selection import CRITERION
+    record["criterion"] = CRITERION
+    return record
+
+
+def translator_of(out: Path, method: str):
+    from .translators.base import Translator
+
+    return Translator.load(out / "translators" / method / "translator")
+
+
+def oracle_translation(leaked: np.ndarray, known_true: np.ndarray, method: str) -> np.ndarray:
+    """Ceiling: a translator fitted on the *paired* rows (leaked[i] <-> known_true[i]) and applied
+    to the same rows: the best a paired attacker's map does on this set."""
+    from .translators.base import get_translator
+
+    return get_translator(method).fit(leaked, known_true).translate(leaked, "ab")
+
+
+# ----- inversion (chunked, resumable) ------------------------------------------------------------
+def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieval) -> list[dict]:
+    """Invert vectors [n, d] (known space) in chunks of ``invert_chunk`` rows; each chunk is written
+    atomically to ``folder/NNNNN.json`` and reused when it exists (resume after a kill)."""
+    from tqdm import tqdm
+
+    from inversion.infer import invert
+
+    folder.mkdir(parents=True, exist_ok=True)
+    size = int(cfg["invert_chunk"])
+    out: list[dict] = []
+    bar = tqdm(total=len(vectors), desc=f"invert {folder.name}", unit="vec", file=sys.stderr,
+               disable=not cfg["progress"], dynamic_ncols=True)
+    for i in range(0, len(vectors), size):
+        path = folder / f"{i:06d}.json"
+        part = vectors[i:i + size]
+        done = read_json(path) if path.is_file() else None
+        if not (isinstance(done, list) and len(done) == len(part)):
+            done = invert(part, model, cfg["known"], steps=int(cfg["invert_steps"]),
+                          beam=int(cfg["invert_beam"]), retrieval=retrieval,
+                          retrieval_k=int(cfg["retrieval_k"]), batch_size=int(cfg["invert_batch"]))
+            done = [{k: r[k] for k in ("text", "cosine", "steps", "queries", "hypothesis",
+                                       "hypothesis_cosine")} for r in done]
+            write_json(path, done)
+        out += done
+        bar.update(len(part))
+    bar.close()
+    return out
+
+
+def inversion_scores(preds: list[str], refs: list[str]) -> dict:
+    """Mean token F1, sentence BLEU and exact match of predictions against reference texts."""
+    from inversion.metrics import exact_match, sentence_bleu, token_f1
+
+    return {"token_f1": float(np.mean([token_f1(p, r) for p, r in zip(preds, refs)])),
+            "bleu": float(np.mean([sentence_bleu(p, r) for p, r in zip(preds, refs)])),
+            "exact": float(np.mean([exact_match(p, r) for p, r in zip(preds, refs)]))}
+
+
+# ----- the pipeline ------------------------------------------------------------------------------
+def _cached_vectors(path: Path, make) -> np.ndarray:
+    """``make()`` once, kept as ``path`` (.npy) for the next run."""
+    if path.is_file():
+        return load_npy(path)
+    x = np.ascontiguousarray(make(), dtype=np.float32)
+    save_npy(path, x)
+    return x
+
+
+def _load_inverter(cfg: dict):
+    from inversion.infer import default_weights_dir
+    from inversion.train import load_inverter
+
+    run_dir = Path(cfg["inverter"]) if cfg.get("inverter") else default_weights_dir(cfg["known"])
+    if not (run_dir / "inverter.json").is_file():
+        raise FileNotFoundError(f"no inverter for known={cfg['known']!r} at {run_dir}; train one "
+                                "with `vec2vec invert-train` and pass inverter=DIR, or invert=false")
+    return load_inverter(run_dir, embedder=cfg["known"]), run_dir
+
+
+def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
+    res = {}
+    if truth_labels is not None:
+        res["attribute_accuracy"] = attribute_accuracy(pred_attr, names, truth_labels)
+    if inv is not None:
+        n = len(inv)
+        res |= inversion_scores([r["text"] for r in inv], truth_texts[:n])
+        res["inverted"] = n
+    return res
+
+
+def run(cfg: dict) -> dict:
+    """Run the whole audit described by ``cfg`` (the resolved ``audit.yaml``); returns the report."""
+    from inversion.data import embed_texts, load_corpus_vectors
+    from inversion.infer import RetrievalIndex
+
+    from .embedders import get_embedder
+    from .runtime import set_seed
+    from .translate import open_input
+
+    t_start = time.time()
+    timings: dict[str, float] = {}
+    if not cfg.get("leaked"):
+        raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to audit)")
+    if not cfg.get("out"):
+        raise ValueError("out=DIR is required (report.html and report.json go there)")
+    out = Path(cfg["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    set_seed(int(cfg["seed"]))
+    write_json(out / "config.json", cfg)
+
+    leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
+    labels = load_labels(cfg.get("labels"))
+    truth_texts, truth_labels = (load_truth(cfg["truth"], len(leaked)) if cfg.get("truth")
+                                 else (None, None))
+    if truth_labels is not None and cfg.get("labels") is not None:
+        unknown = sorted(set(truth_labels) - set(labels.names))
+        if unknown:
+            print(f"[audit] warning: truth labels not in labels= : {unknown[:5]}", file=sys.stderr)
+
+    # 1. public corpus in the known space
+    t0 = time.time()
+    public_texts, public = load_corpus_vectors(cfg["known"], cfg["public_corpus"],
+                                               cfg["public_split"], cfg["public_n"],
+                                               seed=int(cfg["seed"]))
+    if public.shape[0] < int(cfg["min_leaked"]):
+        raise ValueError(f"public corpus {cfg['public_corpus']}: only {len(public)} texts; the "
+                         f"translators need at least {cfg['min_leaked']}")
+    dup = len(leaked) - len(np.unique(leaked.round(6), axis=0))
+    timings["embed_public"] = time.time() - t0
+
+    # 2-3. translators, chosen without pairs, and the translated leaked vectors
+    t0 = time.time()
+    selection = fit_translators(leaked, public, cfg, out)
+    translator = translator_of(out, selection["chosen"])
+    translated = l2_normalize(translator.translate(leaked, "ab"))
+    save_npy(out / "translated.npy", translated)
+    timings["translate"] = time.time() - t0
+
+    # 4. zero-shot attributes
+    label_vecs = l2_normalize(embed_texts(get_embedder(cfg["known"]), labels.descriptions))
+    attr, attr_cos = infer_attributes(translated, label_vecs)
+
+    # 5. inversion
+    t0 = time.time()
+    inv = None
+    n_inv = len(leaked) if cfg.get("invert_n") is None else min(int(cfg["invert_n"]), len(leaked))
+    retrieval = model = inverter_dir = None
+    if cfg["invert"] and n_inv > 0:
+        model, inverter_dir = _load_inverter(cfg)
+        if cfg["retrieval"]:
+            retrieval = RetrievalIndex(public_texts, public)
+        inv = invert_chunked(translated[:n_inv], out / "inversion" / "translated", cfg, model,
+                             retrieval)
+    timings["invert"] = time.time() - t0
+
+    items = []
+    for i in range(len(leaked)):
+        item = {"index": i, "attribute": labels.names[attr[i]],
+                "attribute_cosine": float(attr_cos[i]),
+                "text": inv[i]["text"] if inv is not None and i < len(inv) else None,
+                "cosine": float(inv[i]["cosine"]) if inv is not None and i < len(inv) else None}
+        if truth_texts is not None:
+            item["truth_text"] = truth_texts[i]
+            if truth_labels is not None:
+                item["truth_label"] = truth_labels[i]
+        items.append(item)
+
+    report = {
+        "version": REPORT_VERSION,
+        "leaked": {"path": str(cfg["leaked"]), "n": int(len(leaked)), "dim": int(leaked.shape[1]),
+                   "duplicates": int(dup)},
+        "known": cfg["known"], "public_corpus": {"name": str(cfg["public_corpus"]),
+                                                 "split": cfg["public_split"], "n": len(public)},
+        "selection": selection,
+        "labels": {"source": str(cfg.get("labels") or DEFAULT_LABELS.name),
+                   "names": labels.names, "descriptions": labels.descriptions},
+        "attribute_distribution": {labels.names[k]: int(c) for k, c in
+                                   zip(*np.unique(attr, return_counts=True))},
+        "inversion": {"inverter": str(inverter_dir) if inverter_dir else None, "n": n_inv if inv else 0,
+                      "steps": int(cfg["invert_steps"]), "beam": int(cfg["invert_beam"]),
+                      "retrieval": bool(cfg["retrieval"]),
+                      "mean_cosine": float(np.mean([r["cosine"] for r in inv])) if inv else None},
+        "items": items,
+    }
+
+    # 6. measured leakage and ceilings, when the truth is known
+    if truth_texts is not None:
+        t0 = time.time()
+        report |= _truth_section(cfg, out, leaked, translated, attr, labels, label_vecs,
+                                 truth_texts, truth_labels, inv, model, retrieval)
+        timings["ceilings"] = time.time() - t0
+    timings["total"] = time.time() - t_start
+    report["timings_seconds"] = timings
+    write_json(out / "report.json", report)
+    from .report import write_html
+    write_html(report, out / "report.html", int(cfg["report_examples"]))
+    return report
+
+
+def _truth_section(cfg, out, leaked, translated, attr, labels, label_vecs, truth_texts,
+                   truth_labels, inv, model, retrieval) -> dict:
+    """``leakage`` (this audit) and ``ceilings`` (oracle translation, direct inversion), each on
+    the same rows: attributes on all, inversion on the first ``ceiling_invert_n`` inverted rows."""
+    from .embed import embed
+
+    known_true = _cached_vectors(out / "truth_known.npy", lambda: embed(
+        cfg["known"], corpus=str(cfg["truth"]), split="all", progress=bool(cfg["progress"])))
+    known_true = check_vectors(known_true, "known vectors of the truth texts", dim=translated.shape[1])
+    oracle = l2_normalize(_cached_vectors(out / "oracle_translated.npy", lambda: oracle_translation(
+        leaked, known_true, cfg["oracle_method"])))
+    n_ceil = 0 if inv is None else min(len(inv), int(cfg["ceiling_invert_n"]))
+    res = {"leakage": _leakage(attr, labels.names, truth_labels, inv, truth_texts),
+           "leakage_on_ceiling_rows": None, "ceilings": {}}
+    if n_ceil:
+        res["leakage_on_ceiling_rows"] = _leakage(attr[:n_ceil], labels.names, truth_labels and
+                                                  truth_labels[:n_ceil], inv[:n_ceil], truth_texts)
+    res["translation_cosine_to_truth"] = float(np.mean(np.sum(
+        translated * l2_normalize(known_true), 1)))
+    for name, vecs in (("oracle_translation", oracle), ("direct_inversion", l2_normalize(known_true))):
+        a, _ = infer_attributes(vecs, label_vecs)
+        ceil_inv = (invert_chunked(vecs[:n_ceil], out / "inversion" / name, cfg, model, retrieval)
+                    if n_ceil else None)
+        res["ceilings"][name] = {**_leakage(a, labels.names, truth_labels, ceil_inv, truth_texts),
+                                 "cosine_to_truth": float(np.mean(np.sum(
+                                     vecs * l2_normalize(known_true), 1)))}
+    res["ratios"] = _ratios(res)
+    return res
+
+
+def _ratios(res: dict) -> dict:
+    """Leakage as a share of each ceiling (attribute accuracy on all rows, token F1 on the rows the
+    ceilings were inverted on)."""
+    out = {}
+    mine_inv = res.get("leakage_on_ceiling_rows") or {}
+    for name, ceil in res["ceilings"].items():
+        r = {}
+        if "attribute_accuracy" in ceil and ceil["attribute_accuracy"] > 0:
+            r["attribute_accuracy"] = res["leakage"]["attribute_accuracy"] / ceil["attribute_accuracy"]
+        if "token_f1" in ceil and ceil["token_f1"] > 0 and "token_f1" in mine_inv:
+            r["token_f1"] = mine_inv["token_f1"] / ceil["token_f1"]
+        out[name] = r
+    return out
+
+
+def cli(overrides: list[str]) -> int:
+    """``vec2vec audit leaked=X.npy|index.faiss public_corpus=NAME|PATH known=minilm out=DIR``:
+    translate leaked vectors of an unknown embedder into a known one without pairs, infer
+    attributes, invert them to text, and write DIR/report.html + DIR/report.json."""
+    from .config import compose, to_dict
+
+    cfg = to_dict(compose("audit", overrides))
+    rep = run(cfg)
+    print(summary_text(rep))
+    print(f"report: {Path(cfg['out']) / 'report.html'}")
+    return 0
+
+
+def summary_text(rep: dict) -> str:
+    """A few lines for the terminal: chosen method, attribute distribution, leakage if known."""
+    sel = rep["selection"]
+    lines = [f"leaked: {rep['leaked']['n']} vectors of dim {rep['leaked']['dim']} -> "
+             f"{rep['known']} (public corpus {rep['public_corpus']['name']}, "
+             f"{rep['public_corpus']['n']} texts)",
+             "method     score   seconds"]
+    for m, r in sel["methods"].items():
+        lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
+                     ("  <- chosen" if m == sel["chosen"] else ""))
+    top = sorted(rep["attribute_distribution"].items(), key=lambda kv: -kv[1])[:5]
+    lines.append("top attributes: " + ", ".join(f"{k} {v}" for k, v in top))
+    if rep["inversion"]["n"]:
+        lines.append(f"inverted {rep['inversion']['n']} vectors, mean cosine "
+                     f"{rep['inversion']['mean_cosine']:.3f}")
+    if "leakage" in rep:
+        lk = rep["leakage"]
+        lines.append("leakage: " + ", ".join(f"{k} {v:.3f}" for k, v in lk.items()
+                                             if isinstance(v, float)))
+        for name, c in rep["ceilings"].items():
+            lines.append(f"  ceiling {name}: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in c.items() if isinstance(v, float)))
+        for name, r in rep["ratios"].items():
+            lines.append(f"  share of {name}: " + ", ".join(f"{k} {v:.0%}" for k, v in r.items()))
+    return "\n".join(lines)
