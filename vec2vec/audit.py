@@ -117,6 +117,28 @@ def load_truth(path: str | Path, n: int) -> tuple[list[str], list[str] | None]:
     return texts, (labels if all(isinstance(x, str) for x in labels) else None)
 
 
+def simulate_leak(embedder: str, corpus: str, split: str, n: int, folder: str | Path,
+                  seed: int = 0) -> tuple[Path, Path]:
+    """A leak to audit, for benchmarks and tests: ``folder/leaked.npy`` (``embedder``'s vectors of
+    the first ``n`` texts of a corpus split, cached) and ``folder/truth.jsonl`` (their texts and
+    labels, in order). Returns both paths."""
+    from .corpora import get_split
+    from .embed import embed
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sp = get_split(corpus, split, seed=seed, limit=n)
+    vecs = embed(embedder, corpus, split=split, limit=n, seed=seed, progress=False)
+    save_npy(folder / "leaked.npy", vecs)
+    labels = sp.labels or [None] * len(sp.texts)
+    lines = [json.dumps({"text": t, **({"label": lab} if lab is not None else {})})
+             for t, lab in zip(sp.texts, labels)]
+    from .io import atomic_path
+    with atomic_path(folder / "truth.jsonl") as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "leaked.npy", folder / "truth.jsonl"
+
+
 # ----- attribute inference -------------------------------------------------------------------------
 def infer_attributes(vectors: np.ndarray, label_vectors: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -274,6 +296,9 @@ def run(cfg: dict) -> dict:
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     set_seed(int(cfg["seed"]))
+    if int(cfg.get("threads") or 0) > 0:
+        import torch
+        torch.set_num_threads(int(cfg["threads"]))
     write_json(out / "config.json", cfg)
 
     leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))

@@ -114,7 +114,8 @@ def _need_debian(path: Path, package: str) -> None:
 
 
 def _wordnet_glosses():
-    """Yield (category, definitions, examples) for every synset in WordNet's data files."""
+    """Yield (category, definitions, examples, headword) for every synset in WordNet's data files
+    (headword: the synset's first lemma, underscores as spaces, adjective markers removed)."""
     _need_debian(WORDNET_DIR / "data.noun", "wordnet-base")
     for pos in ("noun", "verb", "adj", "adv"):
         with open(WORDNET_DIR / f"data.{pos}", encoding="utf-8", errors="replace") as f:
@@ -122,7 +123,9 @@ def _wordnet_glosses():
                 if line.startswith("  ") or " | " not in line:
                     continue  # licence header
                 head, gloss = line.split(" | ", 1)
-                category = WORDNET_LEXNAMES[int(head.split()[1])]
+                fields = head.split()
+                category = WORDNET_LEXNAMES[int(fields[1])]
+                headword = re.sub(r"\(\w+\)$", "", fields[4]).replace("_", " ")
                 defs, examples = [], []
                 for part in gloss.split(";"):
                     part = part.strip()
@@ -130,19 +133,29 @@ def _wordnet_glosses():
                         examples.append(part.strip('"').strip())
                     elif part:
                         defs.append(part)
-                yield category, defs, examples
+                yield category, defs, examples, headword
 
 
 def _read_wordnet(part: str):
     """WordNet glosses' definitions (``part="defs"``) or example sentences (``"examples"``),
     each labelled with its synset's lexicographer category."""
     texts, labels = [], []
-    for category, defs, examples in _wordnet_glosses():
+    for category, defs, examples, _ in _wordnet_glosses():
         chosen = defs if part == "defs" else examples
         texts += chosen
         labels += [category] * len(chosen)
     name = "wordnet-definitions" if part == "defs" else "wordnet-examples"
     return texts, labels, _SOURCES[name]()
+
+
+def wordnet_headwords() -> dict[str, str]:
+    """Cleaned WordNet definition -> headword of its synset (the first synset wins for a
+    definition shared by several). Paired queries for retrieval: headword -> its definition."""
+    out: dict[str, str] = {}
+    for _, defs, _, headword in _wordnet_glosses():
+        for d in defs:
+            out.setdefault(normalize_text(d), headword)
+    return out
 
 
 def _read_fortunes():
