@@ -243,6 +243,78 @@ def test_knn_excludes_self_even_with_duplicates():
 
 
 # --------------------------------------------------------------------------------------------
+# certified (bf16 candidates + exact re-rank) kNN equals the float64 reference
+# --------------------------------------------------------------------------------------------
+
+def assert_same_knn(X, k, **kw):
+    stats = {}
+    got_i, got_s = A.knn(X, k=k, stats=stats, **kw)
+    want_i, want_s = A.knn(X, k=k, method="exact")
+    np.testing.assert_array_equal(got_i, want_i)
+    np.testing.assert_allclose(got_s, want_s, rtol=0, atol=1e-7)
+    # and the reference itself against a dense float64 argsort (ties by lower index)
+    U = A._unit_rows(X).astype(np.float64)
+    S = U @ U.T
+    np.fill_diagonal(S, -np.inf)
+    np.testing.assert_array_equal(want_i, np.argsort(-S, axis=1, kind="stable")[:, :k])
+    return stats
+
+
+def test_certified_knn_equals_exact_on_related_data():
+    """Realistic data, small tiles: off-diagonal tiles folded in both directions, padding rows
+    (n not a multiple of 64), nearly every row certified at level 1."""
+    rng = np.random.default_rng(3)
+    n = 3001
+    Z = rng.standard_normal((n, 32)).astype(np.float32)
+    X = Z @ rng.standard_normal((32, 96)).astype(np.float32) + rng.standard_normal((n, 96)).astype(np.float32)
+    stats = assert_same_knn(X, 10, block=256)
+    assert stats["level1_rows"] == n and stats["level1_certified"] >= 0.95 * n
+
+
+def test_certified_knn_falls_back_on_near_ties():
+    """Groups of near-duplicates (differences far below bf16 resolution) make the bf16 scores
+    useless for ordering: groups of 16 defeat level 1 (K = 12) but not level 2 (K = 30), groups
+    of 40 defeat both and go to the float64 rows; exact duplicates and a zero row add exact ties.
+    The result must still equal the float64 reference."""
+    rng = np.random.default_rng(4)
+    d = 48
+    parts = [rng.standard_normal((1200, d))]  # ordinary rows
+    for size, groups in ((16, 20), (40, 5)):
+        centres = rng.standard_normal((groups, d))
+        parts.append(np.repeat(centres, size, axis=0) + 1e-5 * rng.standard_normal((groups * size, d)))
+    X = np.concatenate(parts).astype(np.float32)
+    X[7] = X[3]  # exact duplicates
+    X[11] = X[3]
+    X[20] = 0.0  # cosine 0 to everything: n - 1 exact ties
+    X = X[rng.permutation(len(X))]
+    stats = assert_same_knn(X, 10, block=128, margin=2)
+    assert stats["level1_rows"] - stats["level1_certified"] >= 16 * 20  # level 1 failed on the groups
+    assert stats["level2_certified"] >= 16 * 20  # level 2 rescued the groups of 16
+    assert stats["exact_rows"] >= 40 * 5  # the groups of 40 needed float64 rows
+
+
+def test_certified_knn_uses_exact_path_if_error_model_fails(monkeypatch):
+    X = np.random.default_rng(5).standard_normal((300, 16)).astype(np.float32)
+    monkeypatch.setattr(A, "_error_model_holds", lambda *a: False)
+    with pytest.warns(UserWarning, match="bf16"):
+        stats = assert_same_knn(X, 5)
+    assert stats["exact_rows"] == 300 and stats["self_check"] == "failed"
+
+
+def test_bf16_error_bound_holds_and_is_tight():
+    """The certificate's bound covers every bf16 score of unit rows, and is as small as documented
+    (~2 * 2^-9 * 1.1 from the rounded inputs + 2^-7 |a| from the rounded output)."""
+    X = np.random.default_rng(6).standard_normal((1000, 384)).astype(np.float32)
+    U = A._unit_rows(X)
+    Ub, delta = A._bf16_split(U)
+    a = (Ub[:1000] @ Ub[:1000].T).double().numpy()
+    err = np.abs(U.astype(np.float64) @ U.T.astype(np.float64) - a)
+    bound = A._upper(np.abs(a), delta[:, None]) - np.abs(a)
+    assert np.all(err <= bound)
+    assert np.all(bound <= 0.0045 + 0.0079 * np.abs(a))
+
+
+# --------------------------------------------------------------------------------------------
 # null calibration and sweep
 # --------------------------------------------------------------------------------------------
 
