@@ -102,25 +102,29 @@ class Defence:
 
     # ---- persistence ----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """``path.json`` (kind, param, seed, dim) and ``path.safetensors`` (state, if any)."""
-        path = Path(path)
-        write_json(path.with_suffix(".json"), {"format": "vec2vec-defence", "kind": self.kind,
+        """``<path>.json`` (kind, param, seed, dim) and ``<path>.safetensors`` (state, if any)."""
+        write_json(_sibling(path, ".json"), {"format": "vec2vec-defence", "kind": self.kind,
                                                "param": self.param, "seed": self.seed,
                                                "dim": self.dim})
         if self.state:
-            save_safetensors(path.with_suffix(".safetensors"), self.state)
+            save_safetensors(_sibling(path, ".safetensors"), self.state)
 
     @staticmethod
     def load(path: str | Path) -> "Defence":
-        path = Path(path)
-        meta = read_json(path.with_suffix(".json"))
+        """A defence saved by :meth:`save` under the same ``path``."""
+        meta = read_json(_sibling(path, ".json"))
         if not isinstance(meta, dict) or meta.get("format") != "vec2vec-defence":
-            raise ValueError(f"{path.with_suffix('.json')}: not a vec2vec defence file")
+            raise ValueError(f"{_sibling(path, '.json')}: not a vec2vec defence file")
         obj = Defence(meta["kind"], meta["param"], meta["seed"])
         obj.dim = meta["dim"]
-        st = path.with_suffix(".safetensors")
+        st = _sibling(path, ".safetensors")
         obj.state = {k: np.asarray(v) for k, v in load_safetensors(st).items()} if st.is_file() else {}
         return obj
+
+
+def _sibling(path: str | Path, suffix: str) -> Path:
+    """``path`` with ``suffix`` appended (not replacing its own: ``db.defence`` -> ``db.defence.json``)."""
+    return Path(str(path) + suffix)
 
 
 def recall_at_k(db: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
@@ -138,7 +142,7 @@ def recall_at_k(db: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
 def cli(overrides: list[str]) -> int:
     """``vec2vec defend input=X.npy output=Y.npy defence=noise|rotation|int8|binary|pca param=P
     seed=S``: defend a stored vector set; the fitted defence (to transform later queries the same
-    way) is saved beside the output as ``Y.defence.json`` (+ ``.safetensors``)."""
+    way) is saved beside the output as ``Y.defence.json`` (+ ``Y.defence.safetensors``)."""
     from .config import compose, to_dict
     from .io import save_npy
     from .translate import open_input

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -137,3 +137,35 @@ def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp_dir, final_dir)
+
+
+def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray]]:
+    """(rows, dim, read(start, stop) -> float32 [stop-start, dim]) for a loaded faiss index.
+
+    Vectors come back in insertion order. ``IndexIDMap`` wrappers are unwrapped (their inner index
+    holds the rows in order); IVF indexes are read list by list (no direct map needed); quantised
+    indexes (PQ, SQ) give their decoded, approximate vectors. Index types that keep only hash codes
+    (LSH) or cannot reconstruct at all raise a ValueError saying what to do, *before* any bulk read
+    (a failing bulk reconstruct aborts the whole process inside faiss).
+    """
+    import faiss
+
+    owners = (index,)  # the object from read_index owns the C++ index; downcast views do not
+    index = faiss.downcast_index(index)
+    if isinstance(index, (faiss.IndexIDMap, faiss.IndexIDMap2)):
+        index = faiss.downcast_index(index.index)
+    kind = type(index).__name__
+    if isinstance(index, faiss.IndexLSH) or "Binary" in kind:
+        raise ValueError(f"{path}: a faiss {kind} keeps only hash/binary codes, not the vectors; "
+                         "export the original float vectors to .npy instead")
+    if not isinstance(index, faiss.IndexIVF) and index.ntotal:
+        try:
+            index.reconstruct(0)
+        except RuntimeError as e:
+            raise ValueError(f"{path}: this faiss index ({kind}) cannot give its vectors back "
+                             f"({str(e).splitlines()[0][-80:]}); export them to .npy first") from e
+
+    def read(i: int, j: int, _keep_alive=owners) -> np.ndarray:
+        return np.asarray(index.reconstruct_n(i, j - i), dtype=np.float32)
+
+    return int(index.ntotal), int(index.d), read

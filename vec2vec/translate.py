@@ -57,13 +57,9 @@ def open_input(path: Path) -> tuple[int, int, callable]:
         index = faiss.read_index(str(path))
     except RuntimeError as e:
         raise ValueError(f"input={path}: not a readable faiss index ({str(e).splitlines()[0]})") from e
-    def read(i, j):
-        try:
-            return index.reconstruct_n(i, j - i)
-        except RuntimeError as e:
-            raise ValueError(f"input={path}: this faiss index ({type(index).__name__}) cannot give "
-                             "its vectors back; export them to .npy first") from e
-    return index.ntotal, index.d, read
+    from .io import faiss_reader
+
+    return faiss_reader(index, f"input={path}")
 
 
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
