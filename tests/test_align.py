@@ -295,23 +295,26 @@ def test_certified_knn_falls_back_on_near_ties():
 
 def test_certified_knn_uses_exact_path_if_error_model_fails(monkeypatch):
     X = np.random.default_rng(5).standard_normal((300, 16)).astype(np.float32)
-    monkeypatch.setattr(A, "_error_model_holds", lambda *a: False)
+    monkeypatch.setattr(A._Bf16, "error_model_holds", lambda self, U: False)
     with pytest.warns(UserWarning, match="bf16"):
         stats = assert_same_knn(X, 5)
     assert stats["exact_rows"] == 300 and stats["self_check"] == "failed"
 
 
-def test_bf16_error_bound_holds_and_is_tight():
-    """The certificate's bound covers every bf16 score of unit rows, and is as small as documented
-    (~2 * 2^-9 * 1.1 from the rounded inputs + 2^-7 |a| from the rounded output)."""
-    X = np.random.default_rng(6).standard_normal((1000, 384)).astype(np.float32)
+@pytest.mark.parametrize("shift", [0.0, 1.0])
+def test_bf16_error_bound_holds_and_is_tight(shift):
+    """The certificate's bounds hold for every shifted bf16 score of unit rows (random data, and
+    data whose cosines are all ~0.5 or more, where the offset c is far from 0), and are as small
+    as documented (~2 * 2^-9 from the rounded inputs + 2^-7 |a| from the rounded output)."""
+    X = np.random.default_rng(6).standard_normal((1000, 384)).astype(np.float32) + shift
     U = A._unit_rows(X)
-    Ub, delta = A._bf16_split(U)
-    a = (Ub[:1000] @ Ub[:1000].T).double().numpy()
-    err = np.abs(U.astype(np.float64) @ U.T.astype(np.float64) - a)
-    bound = A._upper(np.abs(a), delta[:, None]) - np.abs(a)
-    assert np.all(err <= bound)
-    assert np.all(bound <= 0.0045 + 0.0079 * np.abs(a))
+    B = A._Bf16.of(U, 30, 4096)
+    a = (B.left[:1000] @ B.right[:1000].T).double().numpy()
+    s = U.astype(np.float64) @ U.T.astype(np.float64)
+    rows = np.arange(1000)[:, None]
+    assert np.all((B.lower(a, rows) <= s) & (s <= B.upper(a, rows)))
+    assert np.all(B.upper(a, rows) - (a + B.offset) <= 0.0045 + 0.0079 * np.abs(a))
+    assert (B.offset > 0.4) == (shift > 0)
 
 
 # --------------------------------------------------------------------------------------------
