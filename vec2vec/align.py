@@ -155,6 +155,8 @@ def knn(X, k: int = 10, block: int = 4096, margin: int = 20, method: str = "cert
     k = _check_k(k, n)
     if method not in ("certified", "exact"):
         raise ValueError(f"method must be 'certified' or 'exact', got {method!r}")
+    if not isinstance(margin, (int, np.integer)) or margin < 0 or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"margin must be an integer >= 0 and block >= 1, got margin={margin!r}, block={block!r}")
     stats = {} if stats is None else stats
     stats.update(n=n, k=k, method=method)
     U = _unit_rows(X)
