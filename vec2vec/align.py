@@ -309,7 +309,7 @@ def _bf16_tiles(B: _Bf16, K: int, block: int) -> tuple[np.ndarray, np.ndarray]:
             _fold_tile(best_a, best_i, S, bi, bj, n)
             continue
         S.fill_diagonal_(-math.inf)
-        S[:, max(0, n - bi):] = -math.inf  # padding rows
+        S[:, max(0, n - bi):] = -math.inf  # columns of the zero padding rows
         kk = min(K, S.shape[1])
         a, j = torch.topk(S, kk, dim=1)
         best_a[bi:bi + block, :kk], best_i[bi:bi + block, :kk] = a, j + bi
