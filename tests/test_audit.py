@@ -169,7 +169,7 @@ def test_bad_truth_and_labels(tmp_path):
     with pytest.raises(ValueError, match="3 leaked vectors"):
         load_truth(tmp_path / "t.jsonl", 3)
     (tmp_path / "bad.jsonl").write_text('{"text": "a"}\nnot json\n')
-    with pytest.raises(ValueError, match="line 2 is not JSON"):
+    with pytest.raises(ValueError, match="bad.jsonl:2: not valid JSON"):
         load_truth(tmp_path / "bad.jsonl", 2)
     (tmp_path / "l.txt").write_text("# my labels\nsports\npolitics\tnews about government\n")
     lab = load_labels(tmp_path / "l.txt")

@@ -94,27 +94,19 @@ def load_leaked(path: str | Path, min_rows: int) -> np.ndarray:
 
 
 def load_truth(path: str | Path, n: int) -> tuple[list[str], list[str] | None]:
-    """Ground truth for the ``n`` leaked vectors: texts and (if every record has one) labels."""
+    """Ground truth for the ``n`` leaked vectors (a ``.jsonl`` of ``{"text", "label"}`` records, in
+    leak order): texts and, if every record has one, labels. Read by the same reader that embeds
+    the file (``corpora.read_user_file``), so rows line up."""
+    from .corpora import read_user_file
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"truth={path}: no such file")
-    texts, labels = [], []
-    with open(path, encoding="utf-8") as f:
-        for no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"truth={path}: line {no} is not JSON ({e.msg})") from e
-            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-                raise ValueError(f"truth={path}: line {no} needs a string field \"text\"")
-            texts.append(rec["text"])
-            labels.append(rec.get("label"))
+    if path.suffix.lower() != ".jsonl":
+        raise ValueError(f"truth={path}: expected a .jsonl file of {{\"text\", \"label\"}} records")
+    texts, labels, _ = read_user_file(path, text_field="text", label_field="label")
     if len(texts) != n:
         raise ValueError(f"truth={path}: {len(texts)} records for {n} leaked vectors; one record "
                          "per leaked vector, in the same order")
-    return texts, (labels if all(isinstance(x, str) for x in labels) else None)
+    return texts, (labels if all(labels) else None)
 
 
 def simulate_leak(embedder: str, corpus: str, split: str, n: int, folder: str | Path,
