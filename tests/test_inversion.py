@@ -136,6 +136,31 @@ def test_both_families_learn_generate_and_round_trip(family, tokenizer, vectors)
         assert abs(float(other.loss(e, ids)) - ref) < 1e-4
 
 
+def assert_fast_greedy_matches_hf(model, e, max_new, **kw) -> list[list[int]]:
+    """``model._greedy`` (drops finished rows) gives exactly HF generate's greedy tokens."""
+    ctx, cmask = model.context(e, **kw)
+    ref = model.lm.generate(inputs_embeds=ctx, attention_mask=cmask, max_new_tokens=max_new,
+                            num_beams=1, do_sample=False, pad_token_id=model.pad_id,
+                            eos_token_id=model.eos_id)
+    ref_ids = [[t for t in row.tolist() if t not in (model.pad_id, model.eos_id)] for row in ref]
+    fast = model._greedy(ctx, cmask, max_new)
+    assert fast == ref_ids
+    return fast
+
+
+def test_fast_greedy_matches_hf_generate(tokenizer, vectors):
+    """Same tokens as HF's greedy search for the hypothesiser's context and the corrector's
+    (left-padded rows of different lengths); early-ending rows are checked on the real inverter
+    in test_shipped_minilm_inverter_on_heldout_texts."""
+    torch.manual_seed(0)
+    ids = tokenizer(TEXTS, add_special_tokens=False).input_ids
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer)).eval()
+    e = torch.from_numpy(vectors)
+    assert_fast_greedy_matches_hf(model, e, 12)
+    assert_fast_greedy_matches_hf(model, e, 12, e_hat=torch.roll(e, 1, 0),
+                                  hyp_ids=[x[:3 + i] for i, x in enumerate(ids)])
+
+
 def test_full_finetune_option_trains_backbone(tokenizer):
     model = build_inverter(tiny_cfg(lora=False), tiny_backbone("causal", tokenizer))
     names = list(model.trainable_state())
@@ -258,6 +283,8 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     vecs = embed_texts("minilm", texts)
     model = load_inverter(wdir, embedder="minilm")
     res = invert(vecs, model, "minilm", steps=0, beam=1, batch_size=4)
+    fast = assert_fast_greedy_matches_hf(model, torch.from_numpy(vecs), model.cfg.max_tokens + 1)
+    assert min(map(len, fast)) < max(map(len, fast))   # rows left the batch at different steps
     cos = np.array([r["cosine"] for r in res])
     unrelated = float(np.mean(np.sum(vecs * np.roll(vecs, 1, 0), 1)))
     assert all(r["text"] for r in res)
