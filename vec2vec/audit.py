@@ -84,6 +84,9 @@ def load_leaked(path: str | Path, min_rows: int) -> np.ndarray:
     from .translate import open_input
 
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"leaked={path}: no such file (a .npy of float vectors [n, d] or "
+                                "a faiss index)")
     n, d, read = open_input(path)
     if n < min_rows:
         raise ValueError(f"leaked={path}: {n} vectors, but the unsupervised translators need at "
