@@ -167,6 +167,8 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
         params = {"name": method, **(cfg.get("method_configs") or {}).get(method, {})}
         if method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params:
             params["warm_start"] = str(out / "translators" / "mini-vec2vec" / "translator")
+        if method == "vec2vec" and int(cfg.get("threads") or 0) > 0:
+            params.setdefault("threads", int(cfg["threads"]))  # the GAN sets torch's threads itself
         run_cfg = {"method": params, "source": "leaked", "target": cfg["known"],
                    "corpus": str(cfg["public_corpus"]), "data_seed": int(cfg["seed"]),
                    "n_a": len(leaked), "n_b": len(public), "seed": int(cfg["seed"]),
@@ -275,15 +277,8 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 
 def run(cfg: dict) -> dict:
     """Run the whole audit described by ``cfg`` (the resolved ``audit.yaml``); returns the report."""
-    from inversion.data import embed_texts, load_corpus_vectors
-    from inversion.infer import RetrievalIndex
-
-    from .embedders import get_embedder
     from .runtime import set_seed
-    from .translate import open_input
 
-    t_start = time.time()
-    timings: dict[str, float] = {}
     if not cfg.get("leaked"):
         raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to audit)")
     if not cfg.get("out"):
@@ -291,9 +286,26 @@ def run(cfg: dict) -> dict:
     out = Path(cfg["out"])
     out.mkdir(parents=True, exist_ok=True)
     set_seed(int(cfg["seed"]))
-    if int(cfg.get("threads") or 0) > 0:
+    threads = int(cfg.get("threads") or 0)
+    if threads > 0:
+        # torch *and* the BLAS under numpy: on a busy machine, more threads than free cores make
+        # every parallel region wait on descheduled threads (measured: 3x slower inversion)
         import torch
-        torch.set_num_threads(int(cfg["threads"]))
+        from threadpoolctl import threadpool_limits
+        torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            return _run(cfg, out)
+    return _run(cfg, out)
+
+
+def _run(cfg: dict, out: Path) -> dict:
+    from inversion.data import embed_texts, load_corpus_vectors
+    from inversion.infer import RetrievalIndex
+
+    from .embedders import get_embedder
+
+    t_start = time.time()
+    timings: dict[str, float] = {}
     write_json(out / "config.json", cfg)
 
     leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
