@@ -179,6 +179,15 @@ def mean_csls_score(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> float:
     return float(np.mean(2 * best - r_src))
 
 
+def knn_objective(src: np.ndarray, tgt: np.ndarray, k: int = 10) -> float:
+    """Mean cosine of every src row [n, d] to its k nearest tgt rows [m, d] and of every tgt row
+    to its k nearest src rows, averaged over both directions: the quantity kNN-mean refinement
+    climbs. Compare it only between maps refined by the same procedure (NN dictionaries can
+    inflate it for wrong maps, see ``selection``)."""
+    rv, _, cv, _ = topk_both(src, tgt, k)
+    return float((rv.mean() + cv.mean()) / 2)
+
+
 def cov_agreement(y_pred: np.ndarray, y_real: np.ndarray) -> float:
     """1 - |C_pred - C_real|_F / (|C_pred|_F + |C_real|_F) for the second-moment matrices of two
     sets of centred unit vectors [n, d], [m, d]. 1 = same covariance; 0.3-0.4 for a random rotation
