@@ -153,3 +153,35 @@ def test_unsupervised_score_prefers_the_right_map(rotated, fitted_default):
     assert good["cov_ab"] > bad["cov_ab"] and good["cov_ba"] > bad["cov_ba"]
     with pytest.raises(ValueError, match="expected dimension"):
         unsupervised_score(fitted_default, xb[:, :100], xb)
+
+
+def test_refine_schedule_grows_subspace_then_full():
+    """k shrinks k0 -> k1; the neighbour-search dimension grows from m0 and ends in the full
+    spaces (None); m0 >= d turns the curriculum off."""
+    from vec2vec.translators.minivec2vec import refine_schedule
+
+    sched = refine_schedule(20, 100, 5, 10, 384, 0.5)
+    ks, ms = [k for k, _ in sched], [m for _, m in sched]
+    assert ks[0] == 100 and ks[-1] == 5 and ks == sorted(ks, reverse=True)
+    grown = [m for m in ms if m is not None]
+    assert grown[0] == 10 and grown == sorted(grown) and max(grown) < 384
+    assert ms[-1] is None and 5 <= len(grown) <= 10  # the last growth step reaches d -> None
+    assert all(m is None for _, m in refine_schedule(10, 50, 5, 50, 50, 0.8))
+
+
+def test_subspace_knn_step_keeps_the_right_map(rotated):
+    """A kNN-mean step with neighbours searched in the top-m principal subspaces keeps the true
+    rotation on those directions, and knn_objective scores it far above a random map."""
+    from vec2vec.translators.linear import knn_objective, orthogonalize
+    from vec2vec.translators.minivec2vec import knn_mean_step, principal_axes
+
+    xa, xb, ea, eb = rotated
+    za, ma = center_normalize(xa)
+    zb, mb = center_normalize(xb)
+    w_true = procrustes(center_normalize(ea, ma)[0], center_normalize(eb, mb)[0])
+    axes = (principal_axes(za), principal_axes(zb))
+    w = knn_mean_step(za, zb, w_true, 10, subspace=(*axes, 20))
+    top = axes[0][:, :20].T  # the step pins the directions it searched in: the top 20 of a
+    assert np.mean(np.sum((top @ w) * (top @ w_true), axis=1)) > 0.8  # measured 0.93
+    rnd = orthogonalize(np.random.default_rng(3).standard_normal((384, 384)).astype(np.float32))
+    assert knn_objective(l2_normalize(za @ w_true), zb) > knn_objective(l2_normalize(za @ rnd), zb) + 0.05
