@@ -183,11 +183,18 @@ def test_bad_truth_and_labels(tmp_path):
     assert len(load_labels(DEFAULT_LABELS).names) == 45
 
 
-def test_audit_refuses_wrong_dims_for_the_inverter(leak, tmp_path):
-    """An inverter for another space is refused before any inversion work starts."""
+def test_audit_refuses_a_missing_or_foreign_inverter_before_fitting(leak, tmp_path):
+    """A missing inverter, or one made for vectors of another dimension, is refused at once:
+    nothing is fitted first (no translators directory appears)."""
     cfg = audit_cfg(leak, tmp_path / "o", inverter=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="no inverter"):
         run(cfg)
+    foreign = tmp_path / "mpnet-inverter"
+    foreign.mkdir()
+    (foreign / "inverter.json").write_text(json.dumps({"embedder": "mpnet", "emb_dim": 768}))
+    with pytest.raises(ValueError, match="inverts 768-d vectors of 'mpnet'.*384-d"):
+        run(audit_cfg(leak, tmp_path / "o", inverter=str(foreign)))
+    assert not (tmp_path / "o" / "translators").exists()
 
 
 def test_infer_attributes_picks_nearest_description():

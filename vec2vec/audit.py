@@ -253,15 +253,22 @@ def _cached_vectors(path: Path, make) -> np.ndarray:
     return x
 
 
-def _load_inverter(cfg: dict):
+def inverter_dir(cfg: dict, dim: int) -> Path:
+    """The inverter to use for ``known`` (``inverter=`` or the shipped one), checked cheaply
+    before any expensive stage: it must exist and be made for ``known``'s ``dim``-d vectors."""
     from inversion.infer import default_weights_dir
-    from inversion.train import load_inverter
 
     run_dir = Path(cfg["inverter"]) if cfg.get("inverter") else default_weights_dir(cfg["known"])
     if not (run_dir / "inverter.json").is_file():
         raise FileNotFoundError(f"no inverter for known={cfg['known']!r} at {run_dir}; train one "
                                 "with `vec2vec invert-train` and pass inverter=DIR, or invert=false")
-    return load_inverter(run_dir, embedder=cfg["known"]), run_dir
+    meta = read_json(run_dir / "inverter.json")
+    if not isinstance(meta, dict) or meta.get("emb_dim") != dim:
+        raise ValueError(f"inverter {run_dir} inverts {meta.get('emb_dim') if isinstance(meta, dict) else '?'}"
+                         f"-d vectors of {meta.get('embedder') if isinstance(meta, dict) else '?'!r}, "
+                         f"but known={cfg['known']!r} makes {dim}-d vectors; pass the inverter "
+                         "trained for the known embedder")
+    return run_dir
 
 
 def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
@@ -326,6 +333,8 @@ def _run(cfg: dict, out: Path) -> dict:
         raise ValueError(f"public corpus {cfg['public_corpus']}: only {len(public)} texts; the "
                          f"translators need at least {cfg['min_leaked']}")
     dup = len(leaked) - len(np.unique(leaked.round(6), axis=0))
+    if cfg["invert"]:
+        inverter_dir(cfg, public.shape[1])      # fail now, not after the translators are fitted
     timings["embed_public"] = time.time() - t0
 
     # 2-3. translators, chosen without pairs, and the translated leaked vectors
@@ -344,9 +353,11 @@ def _run(cfg: dict, out: Path) -> dict:
     t0 = time.time()
     inv = None
     n_inv = len(leaked) if cfg.get("invert_n") is None else min(int(cfg["invert_n"]), len(leaked))
-    retrieval = model = inverter_dir = None
+    retrieval = model = inv_dir = None
     if cfg["invert"] and n_inv > 0:
-        model, inverter_dir = _load_inverter(cfg)
+        from inversion.train import load_inverter
+        inv_dir = inverter_dir(cfg, public.shape[1])
+        model = load_inverter(inv_dir, embedder=cfg["known"])
         if cfg["retrieval"]:
             retrieval = RetrievalIndex(public_texts, public)
         inv = invert_chunked(translated[:n_inv], out / "inversion" / "translated", cfg, model,
@@ -376,7 +387,7 @@ def _run(cfg: dict, out: Path) -> dict:
                    "names": labels.names, "descriptions": labels.descriptions},
         "attribute_distribution": {labels.names[k]: int(c) for k, c in
                                    zip(*np.unique(attr, return_counts=True))},
-        "inversion": {"inverter": str(inverter_dir) if inverter_dir else None, "n": n_inv if inv else 0,
+        "inversion": {"inverter": str(inv_dir) if inv_dir else None, "n": n_inv if inv else 0,
                       "steps": int(cfg["invert_steps"]), "beam": int(cfg["invert_beam"]),
                       "retrieval": bool(cfg["retrieval"]),
                       "mean_cosine": float(np.mean([r["cosine"] for r in inv])) if inv else None},
