@@ -94,6 +94,9 @@ def test_audit_resumes_after_a_kill(audited):
     assert chunks[-1].is_file()                         # lost chunk recomputed
     assert [it["attribute"] for it in rep2["items"]] == [it["attribute"] for it in rep["items"]]
     assert [it["text"] for it in rep2["items"]] == [it["text"] for it in rep["items"]]
+    # the same out= with other result-relevant inputs is refused, naming what differs
+    with pytest.raises(ValueError, match="other inputs \\(invert_steps\\)"):
+        run({**cfg, "invert_steps": 1})
 
 
 def _chromium() -> str | None:
@@ -121,7 +124,7 @@ def test_report_renders_in_headless_chromium(audited, tmp_path):
         assert text in dom, text
     first = next(it for it in rep["items"] if it["text"])
     from html import escape
-    assert escape(first["text"]) in dom
+    assert escape(first["text"], quote=False) in dom   # --dump-dom escapes only & < >
     assert dom.count("<svg") == 1 and dom.count("<rect") >= 2 * len(rep["attribute_distribution"])
 
 
@@ -149,6 +152,12 @@ def test_bad_leaked_inputs(tmp_path):
     ivf.add(x)
     faiss.write_index(ivf, str(tmp_path / "ivf.faiss"))
     np.testing.assert_array_equal(load_leaked(tmp_path / "ivf.faiss", 10), x)
+    ivf_ids = faiss.IndexIVFFlat(faiss.IndexFlatL2(16), 16, 4)
+    ivf_ids.train(np.tile(x, (40, 1)))
+    ivf_ids.add_with_ids(x, np.arange(300) + 1000)
+    faiss.write_index(ivf_ids, str(tmp_path / "ivf_ids.faiss"))
+    with pytest.raises(ValueError, match="custom ids"):
+        load_leaked(tmp_path / "ivf_ids.faiss", 10)
     idmap = faiss.IndexIDMap(faiss.IndexFlatIP(16))
     idmap.add_with_ids(x, np.arange(300) + 1000)
     faiss.write_index(idmap, str(tmp_path / "idmap.faiss"))
@@ -193,8 +202,9 @@ def test_audit_refuses_a_missing_or_foreign_inverter_before_fitting(leak, tmp_pa
     foreign.mkdir()
     (foreign / "inverter.json").write_text(json.dumps({"embedder": "mpnet", "emb_dim": 768}))
     with pytest.raises(ValueError, match="inverts 768-d vectors of 'mpnet'.*384-d"):
-        run(audit_cfg(leak, tmp_path / "o", inverter=str(foreign)))
+        run(audit_cfg(leak, tmp_path / "o2", inverter=str(foreign)))
     assert not (tmp_path / "o" / "translators").exists()
+    assert not (tmp_path / "o2" / "translators").exists()
 
 
 def test_infer_attributes_picks_nearest_description():

@@ -160,6 +160,9 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
     from .train import run as train_run
 
     methods = list(cfg["methods"])
+    if "mini-vec2vec" in methods and "vec2vec" in methods:   # the GAN warm-starts from it: fit it first
+        methods.remove("mini-vec2vec")
+        methods.insert(methods.index("vec2vec"), "mini-vec2vec")
     if not methods:
         raise ValueError("methods=[] : list at least one unsupervised method (e.g. mini-vec2vec)")
     record: dict = {"methods": {}}
@@ -167,8 +170,6 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
         params = {"name": method, **(cfg.get("method_configs") or {}).get(method, {})}
         if method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params:
             params["warm_start"] = str(out / "translators" / "mini-vec2vec" / "translator")
-        if method == "vec2vec" and int(cfg.get("threads") or 0) > 0:
-            params.setdefault("threads", int(cfg["threads"]))  # the GAN sets torch's threads itself
         run_cfg = {"method": params, "source": "leaked", "target": cfg["known"],
                    "corpus": str(cfg["public_corpus"]), "data_seed": int(cfg["seed"]),
                    "n_a": len(leaked), "n_b": len(public), "seed": int(cfg["seed"]),
@@ -207,7 +208,8 @@ def oracle_translation(leaked: np.ndarray, known_true: np.ndarray, method: str) 
 # ----- inversion (chunked, resumable) ------------------------------------------------------------
 def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieval) -> list[dict]:
     """Invert vectors [n, d] (known space) in chunks of ``invert_chunk`` rows; each chunk is written
-    atomically to ``folder/NNNNN.json`` and reused when it exists (resume after a kill)."""
+    atomically to ``folder/NNNNNN.json`` and reused when it exists (resume after a kill; the
+    inputs are pinned by :func:`check_out_dir`)."""
     from tqdm import tqdm
 
     from inversion.infer import invert
@@ -282,19 +284,65 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
     return res
 
 
+# config keys that change what an audit computes (speed and display settings are left out)
+RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
+               "method_configs", "seed", "invert_steps", "invert_beam", "inverter", "retrieval",
+               "retrieval_k", "oracle_method", "min_leaked")
+
+
+def _file_hash(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_out_dir(cfg: dict, out: Path) -> None:
+    """Resume only what was made with the same inputs: ``out/key.json`` records the result-relevant
+    arguments and the content hashes of the leaked and truth files. A mismatch is refused (with the
+    differing keys named) unless ``overwrite=true``, which empties ``out`` first."""
+    import shutil
+
+    key = {k: cfg.get(k) for k in RESULT_KEYS}
+    key["leaked_sha256"] = _file_hash(cfg["leaked"])
+    key["truth_sha256"] = _file_hash(cfg["truth"]) if cfg.get("truth") else None
+    path = out / "key.json"
+    if path.is_file():
+        old = read_json(path)
+        diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
+        if diff and not cfg.get("overwrite"):
+            raise ValueError(f"out={out} holds an audit made with other inputs ({', '.join(diff)}); "
+                             "use another out= or overwrite=true to start it afresh")
+        if diff:
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(path, key)
+
+
 def run(cfg: dict) -> dict:
     """Run the whole audit described by ``cfg`` (the resolved ``audit.yaml``); returns the report."""
+    import os
+
     from .runtime import set_seed
 
     if not cfg.get("leaked"):
         raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to audit)")
     if not cfg.get("out"):
         raise ValueError("out=DIR is required (report.html and report.json go there)")
+    if not Path(cfg["leaked"]).is_file():
+        raise FileNotFoundError(f"leaked={cfg['leaked']}: no such file (a .npy of float vectors "
+                                "[n, d] or a faiss index)")
+    if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
+        raise ValueError("invert_chunk and invert_batch must be >= 1")
     out = Path(cfg["out"])
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_dir(cfg, out)
     set_seed(int(cfg["seed"]))
     threads = int(cfg.get("threads") or 0)
     if threads > 0:
+        os.environ["VEC2VEC_THREADS"] = str(threads)   # read by the GAN, which sets its own threads
         # torch *and* the BLAS under numpy: on a busy machine, more threads than free cores make
         # every parallel region wait on descheduled threads (measured: 3x slower inversion)
         import torch

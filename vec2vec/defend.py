@@ -44,6 +44,11 @@ class Defence:
             raise ValueError(f"defence={kind!r}: valid defences are {', '.join(KINDS)}")
         if kind in NEEDS_PARAM and param is None:
             raise ValueError(f"defence={kind} needs param= ({NEEDS_PARAM[kind]})")
+        if param is not None:
+            try:
+                param = float(param)
+            except (TypeError, ValueError):
+                raise ValueError(f"defence={kind}: param must be a number, got {param!r}") from None
         if kind == "noise" and param < 0:
             raise ValueError(f"defence=noise: param must be >= 0, got {param}")
         if kind == "pca" and (param < 1 or int(param) != param):
@@ -63,7 +68,8 @@ class Defence:
             q, r = np.linalg.qr(rng.standard_normal((d, d)))
             self.state = {"rotation": (q * np.sign(np.diag(r))).astype(np.float32)}  # Haar
         elif self.kind == "int8":
-            self.state = {"scale": np.array([np.abs(x).max() / 127.0], dtype=np.float32)}
+            scale = max(float(np.abs(x).max()) / 127.0, 1e-12)   # an all-zero set stays zero
+            self.state = {"scale": np.array([scale], dtype=np.float32)}
         elif self.kind == "pca":
             k = int(self.param)
             if k > min(n, d):
@@ -132,6 +138,9 @@ def recall_at_k(db: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
     product (queries [n, d], row i paired with db row i). Exact faiss search."""
     import faiss
 
+    if len(queries) != len(db):
+        raise ValueError(f"recall_at_k: {len(queries)} queries for {len(db)} rows; row i of "
+                         "each must be a pair")
     db = np.ascontiguousarray(db, dtype=np.float32)
     index = faiss.IndexFlatIP(db.shape[1])
     index.add(db)

@@ -158,6 +158,14 @@ def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray
     if isinstance(index, faiss.IndexLSH) or "Binary" in kind:
         raise ValueError(f"{path}: a faiss {kind} keeps only hash/binary codes, not the vectors; "
                          "export the original float vectors to .npy instead")
+    if isinstance(index, faiss.IndexIVF) and index.ntotal:
+        # reconstruct_n fills row i from the vector whose id is i: only sequential ids give all rows
+        inv = index.invlists
+        ids = np.concatenate([faiss.rev_swig_ptr(inv.get_ids(lst), inv.list_size(lst)).copy()
+                              for lst in range(index.nlist) if inv.list_size(lst)])
+        if not np.array_equal(np.sort(ids), np.arange(index.ntotal)):
+            raise ValueError(f"{path}: this faiss {kind} stores vectors under custom ids, so their "
+                             "order cannot be recovered; export the vectors to .npy first")
     if not isinstance(index, faiss.IndexIVF) and index.ntotal:
         try:
             index.reconstruct(0)
