@@ -110,13 +110,14 @@ def main(argv: list[str]) -> int:
     for kind, param in sweep:
         tag = kind if param is None else f"{kind}-{param:g}"
         d = Defence(kind, param, seed=args["seed"]).fit(x)
+        defended = d.transform(x)
         dleak = work / tag / "leak"
         dleak.mkdir(parents=True, exist_ok=True)
-        save_npy(dleak / "leaked.npy", d.transform(x))
+        save_npy(dleak / "leaked.npy", defended)
         (dleak / "truth.jsonl").write_bytes(truth.read_bytes())
         t0 = time.time()
         row = {"defence": kind, "param": param, "leaked_embedder": args["leaked_embedder"],
-               "recall_at_10": recall_at_k(d.transform(x), d.transform_query(queries), 10),
+               "recall_at_10": recall_at_k(defended, d.transform_query(queries), 10),
                **audit_leakage(dleak, work / tag / "audit", args)}
         rows.append(row)
         print(f"{kind:<10} {'' if param is None else f'{param:g}':>6} {row['recall_at_10']:>9.3f} "

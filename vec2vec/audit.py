@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import read_json, save_npy, load_npy, write_json
+from .io import atomic_path, file_sha256, read_json, save_npy, write_json
 from .validation import check_vectors, l2_normalize
 
 DEFAULT_LABELS = Path(__file__).resolve().parent / "labels" / "wordnet-lexnames.tsv"
@@ -128,7 +128,6 @@ def simulate_leak(embedder: str, corpus: str, split: str, n: int, folder: str | 
     labels = sp.labels or [None] * len(sp.texts)
     lines = [json.dumps({"text": t, **({"label": lab} if lab is not None else {})})
              for t, lab in zip(sp.texts, labels)]
-    from .io import atomic_path
     with atomic_path(folder / "truth.jsonl") as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / "leaked.npy", folder / "truth.jsonl"
@@ -236,25 +235,7 @@ def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieva
     return out
 
 
-def inversion_scores(preds: list[str], refs: list[str]) -> dict:
-    """Mean token F1, sentence BLEU and exact match of predictions against reference texts."""
-    from inversion.metrics import exact_match, sentence_bleu, token_f1
-
-    return {"token_f1": float(np.mean([token_f1(p, r) for p, r in zip(preds, refs)])),
-            "bleu": float(np.mean([sentence_bleu(p, r) for p, r in zip(preds, refs)])),
-            "exact": float(np.mean([exact_match(p, r) for p, r in zip(preds, refs)]))}
-
-
 # ----- the pipeline ------------------------------------------------------------------------------
-def _cached_vectors(path: Path, make) -> np.ndarray:
-    """``make()`` once, kept as ``path`` (.npy) for the next run."""
-    if path.is_file():
-        return load_npy(path)
-    x = np.ascontiguousarray(make(), dtype=np.float32)
-    save_npy(path, x)
-    return x
-
-
 def inverter_dir(cfg: dict, dim: int) -> Path:
     """The inverter to use for ``known`` (``inverter=`` or the shipped one), checked cheaply
     before any expensive stage: it must exist and be made for ``known``'s ``dim``-d vectors."""
@@ -278,9 +259,11 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
     if truth_labels is not None:
         res["attribute_accuracy"] = attribute_accuracy(pred_attr, names, truth_labels)
     if inv is not None:
-        n = len(inv)
-        res |= inversion_scores([r["text"] for r in inv], truth_texts[:n])
-        res["inverted"] = n
+        from inversion.metrics import score
+
+        scores = score([r["text"] for r in inv], truth_texts[:len(inv)])
+        res |= {"token_f1": scores["token_f1"], "bleu": scores["bleu"],
+                "exact": scores["exact"], "inverted": scores["n"]}
     return res
 
 
@@ -290,16 +273,6 @@ RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "
                "retrieval_k", "oracle_method", "min_leaked")
 
 
-def _file_hash(path: str | Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def check_out_dir(cfg: dict, out: Path) -> None:
     """Resume only what was made with the same inputs: ``out/key.json`` records the result-relevant
     arguments and the content hashes of the leaked and truth files. A mismatch is refused (with the
@@ -307,8 +280,8 @@ def check_out_dir(cfg: dict, out: Path) -> None:
     import shutil
 
     key = {k: cfg.get(k) for k in RESULT_KEYS}
-    key["leaked_sha256"] = _file_hash(cfg["leaked"])
-    key["truth_sha256"] = _file_hash(cfg["truth"]) if cfg.get("truth") else None
+    key["leaked_sha256"] = file_sha256(cfg["leaked"])
+    key["truth_sha256"] = file_sha256(cfg["truth"]) if cfg.get("truth") else None
     path = out / "key.json"
     if path.is_file():
         old = read_json(path)
@@ -332,9 +305,7 @@ def run(cfg: dict) -> dict:
         raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to audit)")
     if not cfg.get("out"):
         raise ValueError("out=DIR is required (report.html and report.json go there)")
-    if not Path(cfg["leaked"]).is_file():
-        raise FileNotFoundError(f"leaked={cfg['leaked']}: no such file (a .npy of float vectors "
-                                "[n, d] or a faiss index)")
+    leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
     if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
         raise ValueError("invert_chunk and invert_batch must be >= 1")
     out = Path(cfg["out"])
@@ -349,11 +320,11 @@ def run(cfg: dict) -> dict:
         from threadpoolctl import threadpool_limits
         torch.set_num_threads(threads)
         with threadpool_limits(limits=threads):
-            return _run(cfg, out)
-    return _run(cfg, out)
+            return _run(cfg, out, leaked)
+    return _run(cfg, out, leaked)
 
 
-def _run(cfg: dict, out: Path) -> dict:
+def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     from inversion.data import embed_texts, load_corpus_vectors
     from inversion.infer import RetrievalIndex
 
@@ -363,7 +334,6 @@ def _run(cfg: dict, out: Path) -> dict:
     timings: dict[str, float] = {}
     write_json(out / "config.json", cfg)
 
-    leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
     labels = load_labels(cfg.get("labels"))
     truth_texts, truth_labels = (load_truth(cfg["truth"], len(leaked)) if cfg.get("truth")
                                  else (None, None))
@@ -381,8 +351,8 @@ def _run(cfg: dict, out: Path) -> dict:
         raise ValueError(f"public corpus {cfg['public_corpus']}: only {len(public)} texts; the "
                          f"translators need at least {cfg['min_leaked']}")
     dup = len(leaked) - len(np.unique(leaked.round(6), axis=0))
-    if cfg["invert"]:
-        inverter_dir(cfg, public.shape[1])      # fail now, not after the translators are fitted
+    # checked now, not after the translators are fitted
+    inv_dir = inverter_dir(cfg, public.shape[1]) if cfg["invert"] else None
     timings["embed_public"] = time.time() - t0
 
     # 2-3. translators, chosen without pairs, and the translated leaked vectors
@@ -401,10 +371,9 @@ def _run(cfg: dict, out: Path) -> dict:
     t0 = time.time()
     inv = None
     n_inv = len(leaked) if cfg.get("invert_n") is None else min(int(cfg["invert_n"]), len(leaked))
-    retrieval = model = inv_dir = None
+    retrieval = model = None
     if cfg["invert"] and n_inv > 0:
         from inversion.train import load_inverter
-        inv_dir = inverter_dir(cfg, public.shape[1])
         model = load_inverter(inv_dir, embedder=cfg["known"])
         if cfg["retrieval"]:
             retrieval = RetrievalIndex(public_texts, public)
@@ -435,7 +404,7 @@ def _run(cfg: dict, out: Path) -> dict:
                    "names": labels.names, "descriptions": labels.descriptions},
         "attribute_distribution": {labels.names[k]: int(c) for k, c in
                                    zip(*np.unique(attr, return_counts=True))},
-        "inversion": {"inverter": str(inv_dir) if inv_dir else None, "n": n_inv if inv else 0,
+        "inversion": {"inverter": str(inv_dir) if inv else None, "n": n_inv if inv else 0,
                       "steps": int(cfg["invert_steps"]), "beam": int(cfg["invert_beam"]),
                       "retrieval": bool(cfg["retrieval"]),
                       "mean_cosine": float(np.mean([r["cosine"] for r in inv])) if inv else None},
@@ -462,11 +431,11 @@ def _truth_section(cfg, out, leaked, translated, attr, labels, label_vecs, truth
     the same rows: attributes on all, inversion on the first ``ceiling_invert_n`` inverted rows."""
     from .embed import embed
 
-    known_true = _cached_vectors(out / "truth_known.npy", lambda: embed(
-        cfg["known"], corpus=str(cfg["truth"]), split="all", progress=bool(cfg["progress"])))
+    # the embedding cache keys user files by content, so a resumed audit reads these back
+    known_true = embed(cfg["known"], corpus=str(cfg["truth"]), split="all",
+                       progress=bool(cfg["progress"]))
     known_true = check_vectors(known_true, "known vectors of the truth texts", dim=translated.shape[1])
-    oracle = l2_normalize(_cached_vectors(out / "oracle_translated.npy", lambda: oracle_translation(
-        leaked, known_true, cfg["oracle_method"])))
+    oracle = l2_normalize(oracle_translation(leaked, known_true, cfg["oracle_method"]))
     n_ceil = 0 if inv is None else min(len(inv), int(cfg["ceiling_invert_n"]))
     res = {"leakage": _leakage(attr, labels.names, truth_labels, inv, truth_texts),
            "leakage_on_ceiling_rows": None, "ceilings": {}}

@@ -31,6 +31,8 @@ from typing import Callable
 
 import numpy as np
 
+from .io import file_sha256
+
 SPLITS = ("a", "b", "eval")
 DEFAULT_EVAL = 10_000
 
@@ -425,11 +427,7 @@ def corpus_id(corpus: str, **kw) -> str:
 
 
 def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def texts_hash(texts: list[str]) -> str:

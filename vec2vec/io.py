@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -139,11 +140,21 @@ def replace_dir(tmp_dir: Path, final_dir: Path) -> None:
         os.replace(tmp_dir, final_dir)
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray]]:
     """(rows, dim, read(start, stop) -> float32 [stop-start, dim]) for a loaded faiss index.
 
     Vectors come back in insertion order. ``IndexIDMap`` wrappers are unwrapped (their inner index
-    holds the rows in order); IVF indexes are read list by list (no direct map needed); quantised
+    holds the rows in order); IVF indexes are read list by list (no direct map needed; their ids
+must be 0..n-1, else the order is lost and a ValueError says so); quantised
     indexes (PQ, SQ) give their decoded, approximate vectors. Index types that keep only hash codes
     (LSH) or cannot reconstruct at all raise a ValueError saying what to do, *before* any bulk read
     (a failing bulk reconstruct aborts the whole process inside faiss).

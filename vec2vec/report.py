@@ -7,6 +7,7 @@ ceilings (when the truth was given), and a table of inverted examples with their
 """
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 from pathlib import Path
 
@@ -23,15 +24,9 @@ text-align:left;vertical-align:top} th{background:#f4f4f4} td.num{text-align:rig
 """
 
 
-def _num(v, fmt: str = ".3f") -> str:
-    return "–" if v is None else format(v, fmt)
-
-
 def _table(header: list[str], rows: list[list], classes: list[str] | None = None) -> str:
-    """An HTML table; cells are escaped strings unless given as ("raw", html)."""
+    """An HTML table; every cell is escaped text (floats to 3 decimals, right-aligned numbers)."""
     def cell(v):
-        if isinstance(v, tuple) and v and v[0] == "raw":
-            return f"<td>{v[1]}</td>"
         if isinstance(v, float):
             return f'<td class="num">{v:.3f}</td>'
         if isinstance(v, int):
@@ -145,9 +140,7 @@ def render_html(rep: dict, n_examples: int = 200) -> str:
     """The report page for a ``report.json`` dict."""
     truth_counts = None
     if any("truth_label" in it for it in rep["items"][:1]):
-        truth_counts = {}
-        for it in rep["items"]:
-            truth_counts[it["truth_label"]] = truth_counts.get(it["truth_label"], 0) + 1
+        truth_counts = dict(Counter(it["truth_label"] for it in rep["items"]))
     legend = ("blue: inferred from the translated vectors; grey: true labels"
               if truth_counts else "inferred from the translated vectors")
     return f"""<!doctype html>
