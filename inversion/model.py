@@ -67,6 +67,11 @@ class Projector(nn.Module):
         return p + self.role[ROLES.index(role)]
 
 
+def _contiguous_input(module: nn.Module, args: tuple) -> tuple:
+    """Forward pre-hook: make the first input contiguous (see ``Inverter.__init__``)."""
+    return (args[0].contiguous(),) + tuple(args[1:])
+
+
 class Inverter(nn.Module):
     """Backbone (frozen + LoRA, or fully trainable) plus the vector projector."""
 
@@ -88,6 +93,11 @@ class Inverter(nn.Module):
                               target_modules=cfg.lora_targets, bias="none")
             model = get_peft_model(model, lcfg)
         self.lm = model
+        # Generation (ours and HF's) applies the LM head to hidden[:, -1:], a non-contiguous 3-D
+        # view; torch's matmul then expands the [vocab, H] head per row and copies it (3.6 GB at
+        # batch 64, 80% of greedy decoding time). A contiguous input takes the plain GEMM path:
+        # same logits, greedy 5.5x and beam search 3x faster (measured, 1 CPU thread).
+        model.get_output_embeddings().register_forward_pre_hook(_contiguous_input)
         self.projector = Projector(cfg.emb_dim, cfg.mlp_hidden, cfg.num_prefix, width, out_rms)
         tok = self.tokenizer
         # causal LMs: a start token separates the context from the text and starts generation
