@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 from vec2vec.validation import check_vectors, l2_normalize
 
@@ -48,6 +49,8 @@ class TextSet:
     vectors: np.ndarray                      # float32 [n, d], L2-normalised
     source: list[str]                        # corpus name per row
     neighbours: np.ndarray | None = None     # int [n, m]: nearest other rows (corrector inputs)
+    hyp_ids: list[list[int]] | None = None   # the inverter's own hypotheses, h per row (row*h + j)
+    hyp_vectors: np.ndarray | None = None    # float32 [n*h, d]: phi of those hypotheses
     extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -97,6 +100,42 @@ def make_textset(tokenizer, texts: list[str], vectors: np.ndarray, source: list[
     if neighbours:
         ts.neighbours = nearest_other(ts.vectors, neighbours)
     return ts
+
+
+@torch.no_grad()
+def generate_hypotheses(model, ts: TextSet, embedder, sampled: int = 0, batch_size: int = 64,
+                        progress: bool = True) -> tuple[list[str], np.ndarray]:
+    """The inverter's own hypotheses for every row of ``ts`` and their embeddings phi(hypothesis).
+
+    Per row: the greedy hypothesis, then ``sampled`` sampled ones (temperature 1), so h = 1 +
+    sampled texts a row, flat in row order (row*h + j). These are what the corrector meets at
+    inference, unlike nearest-neighbour texts (vec2text trains its corrector the same way).
+    Returns (texts [n*h], vectors float32 [n*h, d]).
+    """
+    from tqdm import tqdm
+
+    model.eval()
+    texts: list[str] = []
+    for s in tqdm(range(0, len(ts), batch_size), desc="own hypotheses", unit="batch",
+                  disable=not progress, dynamic_ncols=True):
+        e = torch.from_numpy(ts.vectors[s:s + batch_size]).to(model.device)
+        greedy = model.generate(e)
+        extra = model.generate(e, num_return=sampled, do_sample=True) if sampled else None
+        for r, g in enumerate(greedy):
+            texts += g + (extra[r] if extra else [])
+    return texts, embed_texts(embedder, [t if t else " " for t in texts])
+
+
+def attach_hypotheses(ts: TextSet, tokenizer, texts: list[str], vectors: np.ndarray,
+                      max_tokens: int) -> None:
+    """Store hypotheses (``generate_hypotheses`` output, h per row) in ``ts`` as token ids."""
+    vectors = check_vectors(vectors, "hypothesis vectors", dim=ts.vectors.shape[1])
+    if len(texts) != len(vectors) or len(texts) % max(len(ts), 1):
+        raise ValueError(f"{len(texts)} hypotheses / {len(vectors)} vectors for {len(ts)} rows: "
+                         "need the same whole number per row")
+    ids = tokenizer(list(texts), add_special_tokens=False).input_ids
+    ts.hyp_ids = [x[:max_tokens] for x in ids]
+    ts.hyp_vectors = l2_normalize(vectors)
 
 
 def nearest_other(vectors: np.ndarray, k: int, batch: int = 4096) -> np.ndarray:

@@ -203,6 +203,43 @@ def test_train_resume_and_load(tmp_path, tokenizer, vectors):
         load_inverter(run, embedder="mpnet", backbone=tiny_backbone("causal", tokenizer))
 
 
+def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vectors, monkeypatch):
+    """init_from starts a fresh run from another run's weights; own_hyp_frac > 0 generates the
+    model's own hypotheses once (cached, reused on resume) and corrector rows train on them."""
+    from inversion import data as data_mod
+    from inversion.train import make_batch
+    from vec2vec.io import load_safetensors
+
+    ts = make_textset(tokenizer, TEXTS, vectors, None, max_tokens=24, neighbours=3)
+    base = {**tiny_cfg().to_dict(), "seed": 0, "batch_size": 4, "lr": 3e-3, "warmup": 2,
+            "eval_every": 2, "save_minutes": 100, "corrector_frac": 0.5, "threads": 1,
+            "progress": False, "log_every": 1}
+    train({**base, "run_dir": str(tmp_path / "p1"), "max_steps": 4}, train_set=ts, val_set=ts,
+          backbone=tiny_backbone("causal", tokenizer))
+    p2 = {**base, "run_dir": str(tmp_path / "p2"), "max_steps": 0, "init_from": str(tmp_path / "p1"),
+          "own_hyp_frac": 1.0, "own_hyp_sampled": 1}
+    train(p2, train_set=ts, val_set=ts, backbone=tiny_backbone("causal", tokenizer))
+    w1 = load_safetensors(tmp_path / "p1" / "best.safetensors")
+    w2 = load_safetensors(tmp_path / "p2" / "inverter.safetensors")
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+    meta = json.loads((tmp_path / "p2" / "hypotheses-train.json").read_text())
+    assert len(meta["texts"]) == 2 * len(ts)           # greedy + 1 sampled per row
+    assert len(ts.hyp_ids) == 2 * len(ts) and ts.hyp_vectors.shape == (2 * len(ts), 384)
+    b = make_batch(ts, np.arange(4), True, np.random.default_rng(0), "cpu", own_frac=1.0)
+    for r, (h, v) in enumerate(zip(b["hyp_ids"], b["e_hat"].numpy())):
+        j = [k for k in (2 * r, 2 * r + 1) if ts.hyp_ids[k] == h]
+        assert j and np.allclose(v, ts.hyp_vectors[j[0]], atol=1e-6)
+    # resume: the cached hypotheses are reused, not regenerated
+    monkeypatch.setattr(data_mod, "generate_hypotheses",
+                        lambda *a, **k: pytest.fail("hypotheses regenerated"))
+    train({**p2, "max_steps": 2}, train_set=ts, val_set=ts,
+          backbone=tiny_backbone("causal", tokenizer))
+    assert json.loads((tmp_path / "p2" / "inverter.json").read_text())["step"] == 2
+    with pytest.raises(ValueError, match="architecture differs"):
+        train({**p2, "run_dir": str(tmp_path / "p3"), "num_prefix": 3}, train_set=ts,
+              val_set=ts, backbone=tiny_backbone("causal", tokenizer))
+
+
 def test_invert_keeps_best_and_respects_budget(tokenizer, vectors):
     torch.manual_seed(0)
     model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
