@@ -31,7 +31,7 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
-                steps=10, beam=4, expand=None, patience=2, budget=None,
+                steps=10, beam=4, expand=None, proposals="beam", patience=2, budget=None,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
                 out="experiments/results/bench_invert.json", batch_size=32)
@@ -79,10 +79,11 @@ def main(argv: list[str]) -> int:
             else:
                 kw = dict(steps=0, beam=1)
                 if m == "hyp_beam":
-                    kw = dict(steps=0, beam=cfg["beam"])
+                    kw = dict(steps=0, beam=cfg["beam"], proposals=cfg["proposals"])
                 elif m.startswith("corrected"):
                     kw = dict(steps=cfg["steps"], beam=cfg["beam"], expand=cfg["expand"],
-                              budget=cfg["budget"], patience=cfg["patience"])
+                              proposals=cfg["proposals"], budget=cfg["budget"],
+                              patience=cfg["patience"])
                     if m == "corrected_retrieval":
                         kw["retrieval"] = retrieval
                 res = invert(targets, model, cfg["embedder"], batch_size=cfg["batch_size"],

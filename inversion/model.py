@@ -203,10 +203,14 @@ class Inverter(nn.Module):
                  max_new_tokens: int | None = None) -> list[list[str]]:
         """Texts [B][num_return] generated from the context (greedy, beam or sampling)."""
         ctx, cmask = self.context(e, e_hat, hyp_ids)
-        if (self.family != "seq2seq" and num_beams <= 1 and not do_sample and num_return == 1):
-            ids = self._greedy(ctx, cmask, max_new_tokens or self.cfg.max_tokens + 1)
-            texts = self.tokenizer.batch_decode(ids, skip_special_tokens=True)
-            return [[t.strip()] for t in texts]
+        if self.family != "seq2seq" and num_beams <= 1 and (do_sample or num_return == 1):
+            # our own decoding loop (drops finished rows); sampling repeats each context
+            if num_return > 1:
+                ctx, cmask = ctx.repeat_interleave(num_return, 0), cmask.repeat_interleave(num_return, 0)
+            ids = self._decode(ctx, cmask, max_new_tokens or self.cfg.max_tokens + 1,
+                               temperature if do_sample else None)
+            texts = [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            return [texts[i * num_return:(i + 1) * num_return] for i in range(e.shape[0])]
         kw = dict(inputs_embeds=ctx, attention_mask=cmask,
                   max_new_tokens=max_new_tokens or self.cfg.max_tokens + 1,
                   num_return_sequences=num_return, do_sample=do_sample,
@@ -220,12 +224,14 @@ class Inverter(nn.Module):
 
 
     @torch.no_grad()
-    def _greedy(self, ctx: torch.Tensor, cmask: torch.Tensor, max_new: int) -> list[list[int]]:
-        """Greedy decoding for causal LMs that drops finished rows from the batch.
+    def _decode(self, ctx: torch.Tensor, cmask: torch.Tensor, max_new: int,
+                temperature: float | None = None) -> list[list[int]]:
+        """Greedy (temperature None) or sampled decoding for causal LMs that drops finished rows.
 
-        Same tokens as ``lm.generate(num_beams=1, do_sample=False)`` (a test checks it), but a row
-        stops costing compute at its EOS: with HF's loop every row runs until the longest one
-        ends, which at 64 short definitions a batch wasted most of the decoding time.
+        Greedy gives the same tokens as ``lm.generate(num_beams=1, do_sample=False)`` (a test
+        checks it), but a row stops costing compute at its EOS: with HF's loop every row runs
+        until the longest one ends, which at 64 short definitions a batch wasted most of the
+        decoding time. Sampling draws from softmax(logits / temperature) with torch's global RNG.
         ctx [B, L, H], cmask [B, L] (left-padded) -> B token-id lists (EOS excluded).
         """
         B = ctx.shape[0]
@@ -236,7 +242,9 @@ class Inverter(nn.Module):
         alive = torch.arange(B, device=ctx.device)
         tokens: list[list[int]] = [[] for _ in range(B)]
         for step in range(max_new):
-            nxt = out.logits[:, -1].argmax(-1)
+            logits = out.logits[:, -1].float()
+            nxt = (logits.argmax(-1) if temperature is None else
+                   torch.multinomial(torch.softmax(logits / temperature, -1), 1).squeeze(1))
             going = nxt != self.eos_id
             for row, tok in zip(alive[going].tolist(), nxt[going].tolist()):
                 tokens[row].append(tok)

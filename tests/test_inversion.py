@@ -137,13 +137,13 @@ def test_both_families_learn_generate_and_round_trip(family, tokenizer, vectors)
 
 
 def assert_fast_greedy_matches_hf(model, e, max_new, **kw) -> list[list[int]]:
-    """``model._greedy`` (drops finished rows) gives exactly HF generate's greedy tokens."""
+    """``model._decode`` (greedy; drops finished rows) gives exactly HF generate's greedy tokens."""
     ctx, cmask = model.context(e, **kw)
     ref = model.lm.generate(inputs_embeds=ctx, attention_mask=cmask, max_new_tokens=max_new,
                             num_beams=1, do_sample=False, pad_token_id=model.pad_id,
                             eos_token_id=model.eos_id)
     ref_ids = [[t for t in row.tolist() if t not in (model.pad_id, model.eos_id)] for row in ref]
-    fast = model._greedy(ctx, cmask, max_new)
+    fast = model._decode(ctx, cmask, max_new)
     assert fast == ref_ids
     return fast
 
@@ -159,6 +159,22 @@ def test_fast_greedy_matches_hf_generate(tokenizer, vectors):
     assert_fast_greedy_matches_hf(model, e, 12)
     assert_fast_greedy_matches_hf(model, e, 12, e_hat=torch.roll(e, 1, 0),
                                   hyp_ids=[x[:3 + i] for i, x in enumerate(ids)])
+
+
+def test_fast_sampling_shapes_seed_and_temperature(tokenizer, vectors):
+    """Sampled generation (own decoding loop): num_return texts per row, reproducible under a
+    torch seed, varied at temperature 1, and equal to greedy as the temperature goes to 0."""
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer)).eval()
+    e = torch.from_numpy(vectors[:3])
+    torch.manual_seed(1)
+    a = model.generate(e, num_return=4, do_sample=True, max_new_tokens=8)
+    torch.manual_seed(1)
+    b = model.generate(e, num_return=4, do_sample=True, max_new_tokens=8)
+    assert a == b and len(a) == 3 and all(len(r) == 4 for r in a)
+    assert any(len(set(r)) > 1 for r in a)        # a random tiny model: samples differ
+    cold = model.generate(e, num_return=2, do_sample=True, temperature=1e-4, max_new_tokens=8)
+    greedy = model.generate(e, max_new_tokens=8)
+    assert [r[0] for r in cold] == [g[0] for g in greedy] == [r[1] for r in cold]
 
 
 def test_full_finetune_option_trains_backbone(tokenizer):
@@ -240,14 +256,15 @@ def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vect
               val_set=ts, backbone=tiny_backbone("causal", tokenizer))
 
 
-def test_invert_keeps_best_and_respects_budget(tokenizer, vectors):
+@pytest.mark.parametrize("proposals", ["beam", "sample"])
+def test_invert_keeps_best_and_respects_budget(tokenizer, vectors, proposals):
     torch.manual_seed(0)
     model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
     ids = tokenizer(TEXTS, add_special_tokens=False).input_ids
     _fit(model, vectors, ids, steps=15)
     retr = RetrievalIndex(TEXTS[4:], vectors[4:])
     res = invert(vectors[:3], model, "minilm", steps=3, beam=2, budget=9, patience=5,
-                 retrieval=retr, batch_size=4)
+                 retrieval=retr, batch_size=4, proposals=proposals)
     assert len(res) == 3
     recheck = embed_texts("minilm", [r["text"] for r in res])
     for r, v, rv in zip(res, vectors[:3], recheck):
