@@ -2,8 +2,8 @@
 
 For each target vector e:
 
-1. step 0: the hypothesiser proposes ``beam`` texts (beam search, or greedy + samples with
-   ``proposals="sample"``); optional retrieval hits from a
+1. step 0: the hypothesiser proposes ``beam`` texts (greedy + samples, or a beam search with
+   ``proposals="beam"``); optional retrieval hits from a
    public corpus join the pool. Every new candidate is embedded once (one *query* to phi) and
    scored by cos(phi(candidate), e).
 2. steps 1..steps: every text in the beam is fed to the corrector with its embedding e_hat, which
@@ -109,25 +109,23 @@ def propose(model, e: torch.Tensor, n: int, how: str = "beam", e_hat: torch.Tens
     """n candidate texts per row of e [B, d] (hypothesiser; corrector when e_hat/hyp_ids given).
 
     how: ``"beam"`` = the n best of a width-n beam search (HF generate); ``"sample"`` = the
-    greedy text plus n - 1 samples at temperature 1 (our decoding loop, ~3x cheaper per
-    candidate on CPU, more diverse).
+    greedy text plus n - 1 samples at temperature 1 (our decoding loop, one context pass shared
+    by the n texts). Measured with the step-500 minilm inverter on 50 held-out definitions, 3
+    correction steps, beam 4: sample reached token F1 0.393 / cosine 0.720, beam 0.340 / 0.621.
     """
     if how == "beam":
         return model.generate(e, e_hat=e_hat, hyp_ids=hyp_ids, num_return=n, num_beams=n)
     if how != "sample":
         raise ValueError(f"proposals must be 'beam' or 'sample', got {how!r}")
-    out = model.generate(e, e_hat=e_hat, hyp_ids=hyp_ids)
-    if n > 1:
-        more = model.generate(e, e_hat=e_hat, hyp_ids=hyp_ids, num_return=n - 1, do_sample=True)
-        out = [g + m for g, m in zip(out, more)]
-    return out
+    return model.generate(e, e_hat=e_hat, hyp_ids=hyp_ids, num_return=n, do_sample=True,
+                          greedy_first=True)
 
 
 def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
-           expand: int | None = None, proposals: str = "beam", budget: int | None = None,
+           expand: int | None = None, proposals: str = "sample", budget: int | None = None,
            patience: int = 2,
            min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
-           retrieval_k: int = 1, batch_size: int = 16, embed_batch: int = 128,
+           retrieval_k: int = 1, batch_size: int = 64, embed_batch: int = 128,
            progress: bool = False) -> list[dict]:
     """Invert vectors [n, d] of ``embedder``'s space into texts (one dict per row, in order).
 
@@ -238,7 +236,7 @@ def run_cli(cfg: dict) -> int:
         retrieval = RetrievalIndex(t, v)
     t0 = time.time()
     res = invert(vecs, model, cfg["embedder"], steps=int(cfg["steps"]), beam=int(cfg["beam"]),
-                 expand=cfg.get("expand"), proposals=cfg.get("proposals", "beam"),
+                 expand=cfg.get("expand"), proposals=cfg.get("proposals", "sample"),
                  budget=cfg.get("budget"),
                  patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
                  retrieval=retrieval, batch_size=int(cfg["batch_size"]), progress=cfg["progress"])

@@ -200,19 +200,23 @@ class Inverter(nn.Module):
     def generate(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
                  hyp_ids: list[list[int]] | None = None, num_return: int = 1,
                  do_sample: bool = False, num_beams: int = 1, temperature: float = 1.0,
-                 max_new_tokens: int | None = None) -> list[list[str]]:
-        """Texts [B][num_return] generated from the context (greedy, beam or sampling)."""
+                 max_new_tokens: int | None = None, greedy_first: bool = False) -> list[list[str]]:
+        """Texts [B][num_return] generated from the context (greedy, beam or sampling).
+
+        With ``do_sample`` and ``greedy_first``, the first of each row's texts is the greedy one
+        and the others are samples (one shared context pass for all of them)."""
         ctx, cmask = self.context(e, e_hat, hyp_ids)
+        max_new = max_new_tokens or self.cfg.max_tokens + 1
         if self.family != "seq2seq" and num_beams <= 1 and (do_sample or num_return == 1):
-            # our own decoding loop (drops finished rows); sampling repeats each context
-            if num_return > 1:
-                ctx, cmask = ctx.repeat_interleave(num_return, 0), cmask.repeat_interleave(num_return, 0)
-            ids = self._decode(ctx, cmask, max_new_tokens or self.cfg.max_tokens + 1,
-                               temperature if do_sample else None)
+            temps = torch.full((e.shape[0], num_return), temperature if do_sample else 0.0)
+            if greedy_first:
+                temps[:, 0] = 0.0
+            ids = self._decode(ctx, cmask, max_new, temps.flatten().to(ctx.device))
             texts = [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
             return [texts[i * num_return:(i + 1) * num_return] for i in range(e.shape[0])]
-        kw = dict(inputs_embeds=ctx, attention_mask=cmask,
-                  max_new_tokens=max_new_tokens or self.cfg.max_tokens + 1,
+        if greedy_first:
+            raise ValueError("greedy_first needs do_sample=True, num_beams=1 and a causal LM")
+        kw = dict(inputs_embeds=ctx, attention_mask=cmask, max_new_tokens=max_new,
                   num_return_sequences=num_return, do_sample=do_sample,
                   num_beams=max(num_beams, 1), pad_token_id=self.pad_id, eos_token_id=self.eos_id)
         if do_sample:
@@ -225,26 +229,33 @@ class Inverter(nn.Module):
 
     @torch.no_grad()
     def _decode(self, ctx: torch.Tensor, cmask: torch.Tensor, max_new: int,
-                temperature: float | None = None) -> list[list[int]]:
-        """Greedy (temperature None) or sampled decoding for causal LMs that drops finished rows.
+                temps: torch.Tensor | None = None) -> list[list[int]]:
+        """Greedy and/or sampled decoding for causal LMs that drops finished rows.
 
-        Greedy gives the same tokens as ``lm.generate(num_beams=1, do_sample=False)`` (a test
-        checks it), but a row stops costing compute at its EOS: with HF's loop every row runs
-        until the longest one ends, which at 64 short definitions a batch wasted most of the
-        decoding time. Sampling draws from softmax(logits / temperature) with torch's global RNG.
-        ctx [B, L, H], cmask [B, L] (left-padded) -> B token-id lists (EOS excluded).
+        ctx [B, L, H], cmask [B, L] (left-padded). ``temps`` [B * n] (default: B zeros) gives n
+        sequences per context, row b*n + j with temperature temps[b*n + j]; 0 = greedy, > 0 =
+        a sample from softmax(logits / t) (torch's global RNG). The context pass runs once per
+        context and its cache is repeated for the n sequences: with the corrector's ~60-token
+        contexts that pass costs more than the decoding. Greedy gives the same tokens as
+        ``lm.generate(num_beams=1, do_sample=False)`` (a test checks it), but a row stops
+        costing compute at its EOS: with HF's loop every row runs until the longest one ends,
+        which at 64 short definitions a batch wasted most of the decoding time.
+        Returns B * n token-id lists (EOS excluded).
         """
         B = ctx.shape[0]
+        temps = torch.zeros(B, device=ctx.device) if temps is None else temps
+        n = len(temps) // B
         pos = (cmask.cumsum(1) - 1).clamp(min=0)
         out = self.lm(inputs_embeds=ctx, attention_mask=cmask, position_ids=pos, use_cache=True,
                       logits_to_keep=1)
-        cache, mask, last = out.past_key_values, cmask, pos[:, -1]
-        alive = torch.arange(B, device=ctx.device)
-        tokens: list[list[int]] = [[] for _ in range(B)]
+        cache, mask, last, logits = out.past_key_values, cmask, pos[:, -1], out.logits[:, -1]
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            mask, last, logits = (t.repeat_interleave(n, 0) for t in (mask, last, logits))
+        alive = torch.arange(B * n, device=ctx.device)
+        tokens: list[list[int]] = [[] for _ in range(B * n)]
         for step in range(max_new):
-            logits = out.logits[:, -1].float()
-            nxt = (logits.argmax(-1) if temperature is None else
-                   torch.multinomial(torch.softmax(logits / temperature, -1), 1).squeeze(1))
+            nxt = self._next_tokens(logits.float(), temps[alive])
             going = nxt != self.eos_id
             for row, tok in zip(alive[going].tolist(), nxt[going].tolist()):
                 tokens[row].append(tok)
@@ -256,9 +267,20 @@ class Inverter(nn.Module):
                 alive, mask, last, nxt = alive[keep], mask[keep], last[keep], nxt[keep]
             mask = torch.cat([mask, mask.new_ones(len(alive), 1)], 1)
             last = last + 1
-            out = self.lm(input_ids=nxt[:, None], attention_mask=mask, position_ids=last[:, None],
-                          past_key_values=cache, use_cache=True)
+            logits = self.lm(input_ids=nxt[:, None], attention_mask=mask,
+                             position_ids=last[:, None], past_key_values=cache,
+                             use_cache=True).logits[:, -1]
         return tokens
+
+    @staticmethod
+    def _next_tokens(logits: torch.Tensor, temps: torch.Tensor) -> torch.Tensor:
+        """Argmax for rows with temperature 0, a softmax(logits / t) sample for the others."""
+        nxt = logits.argmax(-1)
+        hot = (temps > 0).nonzero().squeeze(1)
+        if len(hot):
+            p = torch.softmax(logits[hot] / temps[hot, None], -1)
+            nxt[hot] = torch.multinomial(p, 1).squeeze(1)
+        return nxt
 
 
 def build_inverter(cfg: InverterConfig, backbone=None) -> Inverter:

@@ -162,8 +162,9 @@ def test_fast_greedy_matches_hf_generate(tokenizer, vectors):
 
 
 def test_fast_sampling_shapes_seed_and_temperature(tokenizer, vectors):
-    """Sampled generation (own decoding loop): num_return texts per row, reproducible under a
-    torch seed, varied at temperature 1, and equal to greedy as the temperature goes to 0."""
+    """Sampled generation (own decoding loop, context pass shared by a row's texts): num_return
+    texts per row, reproducible under a torch seed, varied at temperature 1, equal to greedy as
+    the temperature goes to 0."""
     model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer)).eval()
     e = torch.from_numpy(vectors[:3])
     torch.manual_seed(1)
@@ -175,6 +176,11 @@ def test_fast_sampling_shapes_seed_and_temperature(tokenizer, vectors):
     cold = model.generate(e, num_return=2, do_sample=True, temperature=1e-4, max_new_tokens=8)
     greedy = model.generate(e, max_new_tokens=8)
     assert [r[0] for r in cold] == [g[0] for g in greedy] == [r[1] for r in cold]
+    # greedy_first: text 0 of each row is the greedy one, the rest are samples
+    mixed = model.generate(e, num_return=3, do_sample=True, greedy_first=True, max_new_tokens=8)
+    assert [r[0] for r in mixed] == [g[0] for g in greedy] and all(len(r) == 3 for r in mixed)
+    with pytest.raises(ValueError, match="greedy_first"):
+        model.generate(e, num_return=2, num_beams=2, greedy_first=True)
 
 
 def test_full_finetune_option_trains_backbone(tokenizer):
