@@ -119,10 +119,9 @@ def generate_hypotheses(model, ts: TextSet, embedder, sampled: int = 0, batch_si
     for s in tqdm(range(0, len(ts), batch_size), desc="own hypotheses", unit="batch",
                   disable=not progress, dynamic_ncols=True):
         e = torch.from_numpy(ts.vectors[s:s + batch_size]).to(model.device)
-        greedy = model.generate(e)
-        extra = model.generate(e, num_return=sampled, do_sample=True) if sampled else None
-        for r, g in enumerate(greedy):
-            texts += g + (extra[r] if extra else [])
+        for row in model.generate(e, num_return=1 + sampled, do_sample=sampled > 0,
+                                  greedy_first=sampled > 0):
+            texts += row
     return texts, embed_texts(embedder, [t if t else " " for t in texts])
 
 

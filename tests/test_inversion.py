@@ -181,6 +181,11 @@ def test_fast_sampling_shapes_seed_and_temperature(tokenizer, vectors):
     assert [r[0] for r in mixed] == [g[0] for g in greedy] and all(len(r) == 3 for r in mixed)
     with pytest.raises(ValueError, match="greedy_first"):
         model.generate(e, num_return=2, num_beams=2, greedy_first=True)
+    # seq2seq backbones take HF's path: same contract
+    s2s = build_inverter(tiny_cfg(), tiny_backbone("seq2seq", tokenizer)).eval()
+    mixed = s2s.generate(e, num_return=3, do_sample=True, greedy_first=True, max_new_tokens=8)
+    assert [r[0] for r in mixed] == [g[0] for g in s2s.generate(e, max_new_tokens=8)]
+    assert all(len(r) == 3 for r in mixed)
 
 
 def test_full_finetune_option_trains_backbone(tokenizer):
