@@ -104,7 +104,7 @@ def _update(s: _State, cands: list[str], beam: int, step: int, min_gain: float,
         s.done = True
 
 
-def propose(model, e: torch.Tensor, n: int, how: str = "beam", e_hat: torch.Tensor | None = None,
+def propose(model, e: torch.Tensor, n: int, how: str = "sample", e_hat: torch.Tensor | None = None,
             hyp_ids: list[list[int]] | None = None) -> list[list[str]]:
     """n candidate texts per row of e [B, d] (hypothesiser; corrector when e_hat/hyp_ids given).
 

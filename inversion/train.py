@@ -95,6 +95,12 @@ def load_inverter(path: str | os.PathLike, weights: str = "best", embedder: str 
     return model
 
 
+def arch_diff(path: Path, arch: InverterConfig) -> dict:
+    """{key: (saved, wanted)} for every architecture key where ``path/inverter.json`` differs."""
+    old = read_json(path / "inverter.json")
+    return {k: (old.get(k), v) for k, v in arch.to_dict().items() if old.get(k) != v}
+
+
 def init_weights(model: Inverter, path: str | os.PathLike, arch: InverterConfig) -> Path:
     """Start a fresh run from another inverter's trained weights (``best`` if present); returns
     the weights file used.
@@ -102,8 +108,7 @@ def init_weights(model: Inverter, path: str | os.PathLike, arch: InverterConfig)
     The architectures must match (same projector, LoRA and backbone): e.g. a second phase that
     trains the corrector on the first phase's own hypotheses."""
     path = Path(path)
-    old = read_json(path / "inverter.json")
-    diff = {k: (old.get(k), v) for k, v in arch.to_dict().items() if old.get(k) != v}
+    diff = arch_diff(path, arch)
     if diff:
         raise ValueError(f"init_from={path}: architecture differs from this run's: {diff}")
     f = path / "best.safetensors"
@@ -208,8 +213,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     arch = arch_config(cfg)
     resume = (run_dir / "optim.safetensors").is_file() and cfg.get("resume", True)
     if resume:
-        old = read_json(run_dir / "inverter.json")
-        diff = {k: (old.get(k), v) for k, v in arch.to_dict().items() if old.get(k) != v}
+        diff = arch_diff(run_dir, arch)
         if diff:
             raise ValueError(f"{run_dir}: cannot resume, architecture differs from the saved "
                              f"checkpoint: {diff}; use a new run_dir")
