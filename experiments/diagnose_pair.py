@@ -31,9 +31,9 @@ from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.translators.linear import center_normalize, knn_objective, procrustes  # noqa: E402
-from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, kmeans_centroids,  # noqa: E402
-                                             match_clusters, principal_axes, pseudo_pairs,
-                                             qap_anchors, refine_schedule, subsample)
+from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_step,  # noqa: E402
+                                             kmeans_centroids, match_clusters, principal_axes,
+                                             pseudo_pairs, qap_anchors, refine_schedule, subsample)
 from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
@@ -75,7 +75,7 @@ def main(argv: list[str]) -> int:
             rec["anchors"].append(row)
             print(f"   round {r}: {row['right']:.0%} right, QAP true {true_score:.3f} found {score:.3f}")
         za_r, zb_r = subsample(za, cfg["rows"], 3), subsample(zb, cfg["rows"], 4)
-        mv = MiniVec2Vec()
+        eta = MiniVec2Vec().config["damping"]             # the default method's damping
         axes = (principal_axes(za_r), principal_axes(zb_r))
         obj = lambda w: knn_objective(*_space_pair(za_r, zb_r, w), 10)  # noqa: E731
         rng = np.random.default_rng(cfg["seed"])
@@ -83,20 +83,20 @@ def main(argv: list[str]) -> int:
         rand = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:za.shape[1], :zb.shape[1]]
         polished = oracle
         for _ in range(5):
-            polished = mv._refine_step(za_r, zb_r, polished, (5, None, axes))
+            polished = damped_step(za_r, zb_r, polished, 5, eta)
         rec["basin"] = {"random": obj(rand), "oracle": obj(oracle), "oracle_refined": obj(polished),
                         "oracle_refined_top1": top1(polished, qa, qb)}
         print("\n2. kNN-mean objective (higher = preferred by the search and by start selection)")
         for k, v in rec["basin"].items():
             print(f"   {k:<20} {v:.4f}")
         d = min(za.shape[1], zb.shape[1])
-        sched = [(k, m, axes) for k, m in refine_schedule(40, 100, 5, 10, d, 0.8)]
+        sched = refine_schedule(40, 100, 5, 10, d, 0.8)
         for st in range(int(cfg["starts"])):
             t0 = time.time()
             aa, ab, _ = qap_anchors(za, zb, cfg["clusters"], 15, 1000, cfg["seed"] * 1009 + st)
             w = procrustes(za_r, pseudo_pairs(za_r, zb_r, aa, ab, 50))
-            for step in sched:
-                w = mv._refine_step(za_r, zb_r, w, step)
+            for k, m in sched:
+                w = damped_step(za_r, zb_r, w, k, eta, None if m is None else (*axes, m))
             row = {"start": st, "objective": obj(w), "top1": top1(w, qa, qb), "seconds": time.time() - t0}
             rec["starts"].append(row)
             print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")

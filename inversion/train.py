@@ -136,7 +136,7 @@ def own_hypotheses(prefix: Path, model: Inverter, ts: TextSet, arch: InverterCon
     meta_f, vec_f = prefix.with_suffix(".json"), prefix.with_suffix(".safetensors")
     old = read_json(meta_f) if meta_f.is_file() and vec_f.is_file() else {}
     if old.get("key") == key and (resume or old.get("init") == init):
-        texts, vecs = read_json(meta_f)["texts"], load_safetensors(vec_f)["vectors"].numpy()
+        texts, vecs = old["texts"], load_safetensors(vec_f)["vectors"].numpy()
     else:
         print(f"[invert-train] generating own hypotheses for {len(ts)} {prefix.name} texts "
               f"(greedy + {sampled} sampled each)", flush=True)

@@ -154,9 +154,9 @@ def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray
 
     Vectors come back in insertion order. ``IndexIDMap`` wrappers are unwrapped (their inner index
     holds the rows in order); IVF indexes are read list by list (no direct map needed; their ids
-must be 0..n-1, else the order is lost and a ValueError says so); quantised
-    indexes (PQ, SQ) give their decoded, approximate vectors. Index types that keep only hash codes
-    (LSH) or cannot reconstruct at all raise a ValueError saying what to do, *before* any bulk read
+    must be 0..n-1, else the order is lost and a ValueError says so); quantised indexes (PQ,
+    SQ) give their decoded, approximate vectors. Index types that keep only hash codes (LSH) or
+    cannot reconstruct at all raise a ValueError saying what to do, *before* any bulk read
     (a failing bulk reconstruct aborts the whole process inside faiss).
     """
     import faiss

@@ -226,6 +226,13 @@ def knn_mean_step(za: np.ndarray, zb: np.ndarray, w: np.ndarray, k: int,
     return procrustes(x, y)
 
 
+def damped_step(za: np.ndarray, zb: np.ndarray, w: np.ndarray, k: int, damping: float,
+                subspace: tuple[np.ndarray, np.ndarray, int] | None = None) -> np.ndarray:
+    """One damped kNN-mean step: W <- polar((1 - damping) W + damping W_new), W_new from
+    :func:`knn_mean_step` (``subspace`` as there). Returns the new semi-orthogonal W."""
+    return orthogonalize((1 - damping) * w + damping * knn_mean_step(za, zb, w, k, subspace))
+
+
 def csls_step(za: np.ndarray, zb: np.ndarray, w: np.ndarray, k: int = 10) -> tuple[np.ndarray, int]:
     """Procrustes on the mutual-NN CSLS dictionary under map w. Returns (new W, dictionary size)."""
     src, tgt = _space_pair(za, zb, w)
@@ -235,6 +242,11 @@ def csls_step(za: np.ndarray, zb: np.ndarray, w: np.ndarray, k: int = 10) -> tup
     return procrustes(za[i], zb[j]), len(i)
 
 
+def geometric_ks(iters: int, k0: int, k1: int) -> list[int]:
+    """Neighbour counts for ``iters`` steps, shrinking geometrically from k0 to k1."""
+    return [int(round(k0 * (k1 / k0) ** (t / max(iters - 1, 1)))) for t in range(iters)]
+
+
 def refine_schedule(iters: int, k0: int, k1: int, m0: int, d: int,
                     frac: float) -> list[tuple[int, int | None]]:
     """(k, m) for each kNN-mean step: k shrinks geometrically from k0 to k1; the neighbour
@@ -242,8 +254,7 @@ def refine_schedule(iters: int, k0: int, k1: int, m0: int, d: int,
     first ``frac`` of the steps, then None (full spaces). m0 >= d (or frac 0) disables it."""
     grow = int(round(frac * iters)) if m0 < d else 0
     out = []
-    for t in range(iters):
-        k = int(round(k0 * (k1 / k0) ** (t / max(iters - 1, 1))))
+    for t, k in enumerate(geometric_ks(iters, k0, k1)):
         m = int(round(m0 * (d / m0) ** (t / max(grow - 1, 1)))) if t < grow else None
         out.append((k, None if m is None or m >= d else m))
     return out
@@ -263,9 +274,8 @@ def refine(za: np.ndarray, zb: np.ndarray, w: np.ndarray, iters: int, k_start: i
     ``csls_rounds`` mutual-NN CSLS Procrustes rounds. Returns the final W.
     ``snapshots`` (if a list) receives (step name, W copy) after every step: the pipeline's
     "checkpoints", used to measure how well unsupervised selection tracks quality."""
-    for t in range(iters):
-        k = int(round(k_start * (k_end / k_start) ** (t / max(iters - 1, 1))))
-        w = orthogonalize((1 - damping) * w + damping * knn_mean_step(za, zb, w, k))
+    for t, k in enumerate(geometric_ks(iters, k_start, k_end)):
+        w = damped_step(za, zb, w, k, damping)
         if history is not None:
             history.append({"step": f"knn{t}", "k": k})
         if snapshots is not None:
@@ -320,6 +330,8 @@ class MiniVec2Vec(LinearTranslator):
 
     def _fit(self, xa, xb):
         c = self.config
+        if c["start_score"] not in ("knn", "cov"):
+            raise ValueError(f"start_score must be 'knn' or 'cov', got {c['start_score']!r}")
         za, zb = self._set_stats(xa, xb)
         if min(len(za), len(zb)) < 2 * c["n_clusters"]:
             raise ValueError(f"mini-vec2vec needs >= {2 * c['n_clusters']} vectors per side "
@@ -379,14 +391,11 @@ class MiniVec2Vec(LinearTranslator):
         src, tgt = _space_pair(za_r, zb_r, w)
         info = {"qap_objective_mean": float(np.mean(qap)), "knn": knn_objective(src, tgt, 10),
                 "cov": cov_agreement(l2_normalize(za_r @ w), zb_r)}
-        if c["start_score"] not in ("knn", "cov"):
-            raise ValueError(f"start_score must be 'knn' or 'cov', got {c['start_score']!r}")
         return info[c["start_score"]], w, snaps, info
 
     def _refine_step(self, za: np.ndarray, zb: np.ndarray, w: np.ndarray, step: tuple) -> np.ndarray:
-        """One damped kNN-mean step; step = (k, m, (axes_a, axes_b)) from ``refine_schedule``
-        (m = None: neighbours in the full spaces). Returns the new semi-orthogonal W."""
+        """:func:`damped_step` for step = (k, m, (axes_a, axes_b)) from ``refine_schedule``
+        (m = None: neighbours in the full spaces)."""
         k, m, (axes_a, axes_b) = step
-        sub = None if m is None else (axes_a, axes_b, m)
-        eta = self.config["damping"]
-        return orthogonalize((1 - eta) * w + eta * knn_mean_step(za, zb, w, k, sub))
+        return damped_step(za, zb, w, k, self.config["damping"],
+                           None if m is None else (axes_a, axes_b, m))
