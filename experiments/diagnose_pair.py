@@ -1,9 +1,17 @@
 """Why does unsupervised translation fail for a pair? Diagnostics that use the true pairs.
 
     python experiments/diagnose_pair.py source=minilm target=e5-small n=5000 starts=4
+    python experiments/diagnose_pair.py source=minilm target=e5-small parts=geometry
 
 Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised method):
 
+0. geometry (on ``geometry_n`` paired rows): each space's top-10 principal-component variance
+   shares; how well each top PC is predicted linearly from the *other* space (held-out R^2 of a
+   least-squares fit on 75% of the rows): high R^2 with unequal variance shares means the two
+   spaces are related linearly but not by an isometry; the overlap of the top-m principal
+   subspaces under the oracle orthogonal map (1 = the same subspace), which the refinement's
+   subspace curriculum relies on; and the 10-NN agreement of the two spaces (mean overlap
+   |N_a(i) & N_b(i)| / 10), the structure every unsupervised method matches;
 1. anchors: k-means (20 clusters) in each space, matched by the QAP of ``mini-vec2vec``; the
    "true" matching assigns each source centroid, mapped by the Procrustes oracle, to a target
    centroid (Hungarian). Prints how many clusters the QAP matched right and the QAP objective of
@@ -37,7 +45,34 @@ from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_st
 from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
-                n_eval=2048, clusters=20, rounds=3, starts=4, rows=8000, seed=0, out="")
+                n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
+                parts="geometry,anchors,basin", out="")
+
+
+def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
+    """Paired-row geometry of two centred unit-row spaces ga [n, da], gb [n, db] (see doc, 0.)."""
+    from vec2vec.translators.linear import knn
+
+    oracle = procrustes(ga, gb)
+    n_fit = int(0.75 * len(ga))
+    out: dict = {}
+    axes = {}
+    for name, (y, x) in {"source": (ga, gb), "target": (gb, ga)}.items():
+        _, s, vt = np.linalg.svd(y, full_matrices=False)
+        axes[name] = vt
+        scores = y @ vt[:10].T                                  # [n, 10] PC scores
+        coef = np.linalg.lstsq(x[:n_fit], scores[:n_fit], rcond=None)[0]
+        resid = scores[n_fit:] - x[n_fit:] @ coef
+        held = scores[n_fit:] - scores[n_fit:].mean(0)
+        out[name] = {"pc_var_share": (s[:10] ** 2 / np.sum(s ** 2)).round(4).tolist(),
+                     "pc_r2_from_other": (1 - (resid ** 2).sum(0) / (held ** 2).sum(0)).round(3).tolist()}
+    m_max = min(ga.shape[1], gb.shape[1])
+    out["subspace_overlap"] = {int(m): float(np.linalg.norm(axes["source"][:m] @ oracle @
+                                                             axes["target"][:m].T) ** 2 / m)
+                               for m in ms if m <= m_max}
+    na, nb = knn(ga, ga, k + 1)[1][:, 1:], knn(gb, gb, k + 1)[1][:, 1:]
+    out["knn_agreement"] = float(np.mean([len(set(r) & set(t)) / k for r, t in zip(na, nb)]))
+    return out
 
 
 def top1(w: np.ndarray, qa: np.ndarray, qb: np.ndarray) -> float:
@@ -52,7 +87,10 @@ def main(argv: list[str]) -> int:
     get = lambda e, split, n: embed(e, cfg["corpus"], split, limit=n, progress=False)  # noqa: E731
     xa, xb = get(cfg["source"], "a", cfg["n"]), get(cfg["target"], "b", cfg["n"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
-    rec = {"config": cfg, "anchors": [], "basin": {}, "starts": []}
+    parts = set(str(cfg["parts"]).split(","))
+    if parts - {"geometry", "anchors", "basin"}:
+        raise ValueError(f"parts: choose from geometry,anchors,basin; got {cfg['parts']!r}")
+    rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": []}
     with threadpool_limits(1):
         za, ma = center_normalize(xa)
         zb, mb = center_normalize(xb)
@@ -60,8 +98,23 @@ def main(argv: list[str]) -> int:
         oracle = procrustes(qa, qb)
         print(f"{cfg['source']} -> {cfg['target']}, {len(za)}/{len(zb)} unpaired rows; "
               f"oracle top-1 (pool {len(qa)}) {top1(oracle, qa, qb):.3f}")
-        print("\n1. k-means/QAP anchors: clusters matched right, QAP objective (true vs found)")
-        for r in range(int(cfg["rounds"])):
+        if "geometry" in parts:
+            ga = center_normalize(get(cfg["source"], "eval", cfg["geometry_n"]))[0]
+            gb = center_normalize(get(cfg["target"], "eval", cfg["geometry_n"]))[0]
+            rec["geometry"] = g = geometry(ga, gb)
+            print(f"\n0. geometry ({len(ga)} paired rows)")
+            for side in ("source", "target"):
+                print(f"   {side:<7} top-10 PC variance %  "
+                      + " ".join(f"{100 * v:4.1f}" for v in g[side]["pc_var_share"]))
+                print(f"   {'':<7} R^2 from the other space "
+                      + " ".join(f"{v:4.2f}" for v in g[side]["pc_r2_from_other"]))
+            print("   top-m subspace overlap under the oracle map: "
+                  + ", ".join(f"m={m}: {v:.2f}" for m, v in g["subspace_overlap"].items()))
+            print(f"   10-NN agreement of the paired rows: {g['knn_agreement']:.3f}")
+        rounds = int(cfg["rounds"]) if "anchors" in parts else 0
+        if rounds:
+            print("\n1. k-means/QAP anchors: clusters matched right, QAP objective (true vs found)")
+        for r in range(rounds):
             ca = kmeans_centroids(za, cfg["clusters"], 10 * r + 1)
             cb = kmeans_centroids(zb, cfg["clusters"], 10 * r + 2)
             _, true = linear_sum_assignment(-(l2_normalize(ca @ oracle) @ cb.T))
@@ -74,32 +127,33 @@ def main(argv: list[str]) -> int:
                    "qap_found": score}
             rec["anchors"].append(row)
             print(f"   round {r}: {row['right']:.0%} right, QAP true {true_score:.3f} found {score:.3f}")
-        za_r, zb_r = subsample(za, cfg["rows"], 3), subsample(zb, cfg["rows"], 4)
-        eta = MiniVec2Vec().config["damping"]             # the default method's damping
-        axes = (principal_axes(za_r), principal_axes(zb_r))
-        obj = lambda w: knn_objective(*_space_pair(za_r, zb_r, w), 10)  # noqa: E731
-        rng = np.random.default_rng(cfg["seed"])
-        dim = max(za.shape[1], zb.shape[1])
-        rand = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:za.shape[1], :zb.shape[1]]
-        polished = oracle
-        for _ in range(5):
-            polished = damped_step(za_r, zb_r, polished, 5, eta)
-        rec["basin"] = {"random": obj(rand), "oracle": obj(oracle), "oracle_refined": obj(polished),
-                        "oracle_refined_top1": top1(polished, qa, qb)}
-        print("\n2. kNN-mean objective (higher = preferred by the search and by start selection)")
-        for k, v in rec["basin"].items():
-            print(f"   {k:<20} {v:.4f}")
-        d = min(za.shape[1], zb.shape[1])
-        sched = refine_schedule(40, 100, 5, 10, d, 0.8)
-        for st in range(int(cfg["starts"])):
-            t0 = time.time()
-            aa, ab, _ = qap_anchors(za, zb, cfg["clusters"], 15, 1000, cfg["seed"] * 1009 + st)
-            w = procrustes(za_r, pseudo_pairs(za_r, zb_r, aa, ab, 50))
-            for k, m in sched:
-                w = damped_step(za_r, zb_r, w, k, eta, None if m is None else (*axes, m))
-            row = {"start": st, "objective": obj(w), "top1": top1(w, qa, qb), "seconds": time.time() - t0}
-            rec["starts"].append(row)
-            print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")
+        if "basin" in parts:
+            za_r, zb_r = subsample(za, cfg["rows"], 3), subsample(zb, cfg["rows"], 4)
+            eta = MiniVec2Vec().config["damping"]             # the default method's damping
+            axes = (principal_axes(za_r), principal_axes(zb_r))
+            obj = lambda w: knn_objective(*_space_pair(za_r, zb_r, w), 10)  # noqa: E731
+            rng = np.random.default_rng(cfg["seed"])
+            dim = max(za.shape[1], zb.shape[1])
+            rand = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:za.shape[1], :zb.shape[1]]
+            polished = oracle
+            for _ in range(5):
+                polished = damped_step(za_r, zb_r, polished, 5, eta)
+            rec["basin"] = {"random": obj(rand), "oracle": obj(oracle), "oracle_refined": obj(polished),
+                            "oracle_refined_top1": top1(polished, qa, qb)}
+            print("\n2. kNN-mean objective (higher = preferred by the search and by start selection)")
+            for k, v in rec["basin"].items():
+                print(f"   {k:<20} {v:.4f}")
+            d = min(za.shape[1], zb.shape[1])
+            sched = refine_schedule(40, 100, 5, 10, d, 0.8)
+            for st in range(int(cfg["starts"])):
+                t0 = time.time()
+                aa, ab, _ = qap_anchors(za, zb, cfg["clusters"], 15, 1000, cfg["seed"] * 1009 + st)
+                w = procrustes(za_r, pseudo_pairs(za_r, zb_r, aa, ab, 50))
+                for k, m in sched:
+                    w = damped_step(za_r, zb_r, w, k, eta, None if m is None else (*axes, m))
+                row = {"start": st, "objective": obj(w), "top1": top1(w, qa, qb), "seconds": time.time() - t0}
+                rec["starts"].append(row)
+                print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")
