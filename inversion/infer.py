@@ -122,7 +122,8 @@ def propose(model, e: torch.Tensor, n: int, how: str = "sample", e_hat: torch.Te
 
 
 def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
-           expand: int | None = None, proposals: str = "sample", budget: int | None = None,
+           expand: int | None = None, hyp_samples: int | None = None, proposals: str = "sample",
+           budget: int | None = None,
            patience: int = 2,
            min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
            retrieval_k: int = 1, batch_size: int = 64, embed_batch: int = 128,
@@ -134,6 +135,7 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
         embedder: name or object with ``encode(texts) -> [n, d]`` (phi, used to score candidates).
         steps: correction steps after the hypothesis (0 = hypothesiser alone).
         beam: texts kept per vector between steps; expand: proposals per beam text (default beam).
+        hyp_samples: hypotheses proposed at step 0 (default beam); the beam keeps the best.
         proposals: how candidates are generated, ``"beam"`` or ``"sample"`` (see :func:`propose`).
         budget: maximum embedder queries per vector (None = unlimited).
         retrieval: optional index whose ``retrieval_k`` nearest texts join the step-0 pool.
@@ -146,6 +148,7 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
         vectors = check_vectors(vectors, "vectors", dim=model.cfg.emb_dim)
     vectors = l2_normalize(vectors)
     expand = expand or beam
+    hyp_samples = hyp_samples or beam
     device = model.device
     tok = model.tokenizer
     states = [_State(target=v) for v in vectors]
@@ -159,7 +162,7 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
     for s0 in range(0, len(states), batch_size):
         chunk = states[s0:s0 + batch_size]
         e = torch.from_numpy(vectors[s0:s0 + batch_size]).to(device)
-        cands = propose(model, e, beam, proposals)
+        cands = propose(model, e, hyp_samples, proposals)
         if retrieval is not None:
             _, idx = retrieval.search(vectors[s0:s0 + batch_size], retrieval_k)
             cands = [c + [retrieval.texts[j] for j in row if j >= 0] for c, row in zip(cands, idx)]
@@ -236,7 +239,8 @@ def run_cli(cfg: dict) -> int:
         retrieval = RetrievalIndex(t, v)
     t0 = time.time()
     res = invert(vecs, model, cfg["embedder"], steps=int(cfg["steps"]), beam=int(cfg["beam"]),
-                 expand=cfg.get("expand"), proposals=cfg.get("proposals", "sample"),
+                 expand=cfg.get("expand"), hyp_samples=cfg.get("hyp_samples"),
+                 proposals=cfg.get("proposals", "sample"),
                  budget=cfg.get("budget"),
                  patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
                  retrieval=retrieval, batch_size=int(cfg["batch_size"]), progress=cfg["progress"])

@@ -289,6 +289,17 @@ def test_invert_keeps_best_and_respects_budget(tokenizer, vectors, proposals):
         assert r["cosine"] >= float(retr.search(v[None], 1)[0][0, 0]) - 2e-3
 
 
+def test_invert_hyp_samples_widen_only_step0(tokenizer, vectors):
+    """hyp_samples=5 proposes 5 hypotheses at step 0 (5 queries at most), the beam keeps 2."""
+    torch.manual_seed(0)
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
+    res = invert(vectors[:3], model, "minilm", steps=0, beam=2, hyp_samples=5, batch_size=4)
+    assert all(r["queries"] <= 5 for r in res)
+    assert max(r["queries"] for r in res) > 2          # an untrained model's samples differ
+    narrow = invert(vectors[:3], model, "minilm", steps=0, beam=2, batch_size=4)
+    assert all(r["queries"] <= 2 for r in narrow)
+
+
 def test_invert_bad_input(tokenizer):
     model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
     with pytest.raises(ValueError, match="dim"):
