@@ -379,7 +379,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         if st["pairs"] is not None:
             logs["n_pairs"] = int(len(st["pairs"]["ia"]))
         if step % cfg["log_every"] == 0 or step == steps:
-            st["history"].append({"step": step, **logs})
+            st["history"].append({"step": step, **logs, "elapsed_seconds": time.time() - t_start})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
             _score_and_keep_best(tr, st, score_fn)
         if bar is not None:
