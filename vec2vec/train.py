@@ -89,8 +89,9 @@ def pseudo_targets(net, za: torch.Tensor, zb: torch.Tensor, pool: int, csls_k: i
         kk = min(k, sim.shape[0], sim.shape[1])
         nb = sim.topk(kk, dim=1).indices            # [P, k] into the b pool
         na = sim.topk(kk, dim=0).indices.T          # [P, k] into the a pool
-        tb = torch.nn.functional.normalize(b[nb].mean(1), dim=-1)
-        ta = torch.nn.functional.normalize(a[na].mean(1), dim=-1)
+        # embedding_bag = mean of the gathered rows without the [P, k, d] copy
+        tb = torch.nn.functional.normalize(torch.nn.functional.embedding_bag(nb, b, mode="mean"), dim=-1)
+        ta = torch.nn.functional.normalize(torch.nn.functional.embedding_bag(na, a, mode="mean"), dim=-1)
         return {"ia": pa.cpu(), "tb": tb, "ib": pb.cpu(), "ta": ta}
     raise ValueError(f"pseudo_mode must be 'mnn' or 'knn', got {mode!r}")
 

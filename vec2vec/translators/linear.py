@@ -101,6 +101,18 @@ def knn(q: np.ndarray, db: np.ndarray, k: int, bias: np.ndarray | None = None,
     return vals, idx
 
 
+def neighbour_mean(z: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Mean of the rows z[idx[i]] for every i: [n, d] from z [m, d] and idx [n, k].
+
+    Same as ``z[idx].mean(axis=1)`` without materialising the [n, k, d] gather (2.4 GB at
+    n = 8000, k = 100, d = 768; that gather was a quarter of mini-vec2vec's fit time).
+    """
+    torch = _torch()
+    zt = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+    it = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64))
+    return torch.nn.functional.embedding_bag(it, zt, mode="mean").numpy()
+
+
 def topk_both(src: np.ndarray, tgt: np.ndarray, k: int, row_bias: np.ndarray | None = None,
               col_bias: np.ndarray | None = None, chunk: int = 2048):
     """One chunked pass over S = src tgtᵀ - row_bias[:, None] - col_bias[None, :] returning the

@@ -36,7 +36,7 @@ import numpy as np
 from ..validation import l2_normalize
 from .base import register
 from .linear import (LinearTranslator, cov_agreement, knn, knn_objective, mutual_nn_pairs,
-                     orthogonalize, procrustes, topk_both)
+                     neighbour_mean, orthogonalize, procrustes, topk_both)
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def pseudo_pairs(za: np.ndarray, zb: np.ndarray, anchors_a: np.ndarray, anchors_
     """For each a-row the mean of its ``topk`` nearest b-rows in relative space: [n_a, d_b]."""
     ra, rb = relative(za, anchors_a), relative(zb, anchors_b)
     _, idx = knn(ra, rb, topk)
-    return l2_normalize(zb[idx].mean(axis=1))
+    return l2_normalize(neighbour_mean(zb, idx))
 
 
 def _space_pair(za: np.ndarray, zb: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -221,8 +221,8 @@ def knn_mean_step(za: np.ndarray, zb: np.ndarray, w: np.ndarray, k: int,
     """
     src, tgt = _space_pair(za, zb, w) if subspace is None else _subspace_pair(za, zb, w, *subspace)
     _, ia, _, ib = topk_both(src, tgt, k)  # each a's k nearest b, each b's k nearest mapped a
-    x = np.concatenate([za, l2_normalize(za[ib].mean(axis=1))])
-    y = np.concatenate([l2_normalize(zb[ia].mean(axis=1)), zb])
+    x = np.concatenate([za, l2_normalize(neighbour_mean(za, ib))])
+    y = np.concatenate([l2_normalize(neighbour_mean(zb, ia)), zb])
     return procrustes(x, y)
 
 
