@@ -8,6 +8,8 @@ minilm vectors of gcide-definitions split a and mpnet vectors of split b (disjoi
 ``translator_dir`` points to an already trained one (``vec2vec train``). The held-out texts are
 eval rows ``offset..offset+n`` embedded by mpnet (the leaked vectors) and by minilm (only for the
 "direct" reference row). The inversion package itself never sees the translator: it gets vectors.
+``direction`` is the translator's direction from mpnet to minilm: "ab" for one fitted here (a =
+mpnet), "ba" for a ``vec2vec train source=minilm target=mpnet`` run.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10, beam=4,
-                method="mini-vec2vec", translator_dir="", fit_n=8192, seed=0, threads=2,
+                method="mini-vec2vec", translator_dir="", direction="ab", fit_n=8192, seed=0, threads=2,
                 out="experiments/results/bench_invert_translated.json")
 
 
@@ -61,9 +63,10 @@ def main(argv: list[str]) -> int:
     refs = [texts[i] for i in ok]
     direct = embed("minilm", "gcide-definitions", "eval", limit=lim, progress=False)[ok]
     leaked = embed("mpnet", "gcide-definitions", "eval", limit=lim, progress=False)[ok]
-    translated = tr.translate(leaked, "ab")
+    translated = tr.translate(leaked, cfg["direction"])
     rows = []
-    for name, vecs in (("direct minilm", direct), (f"mpnet -> {cfg['method']} -> minilm", translated)):
+    via = cfg["translator_dir"] or cfg["method"]
+    for name, vecs in (("direct minilm", direct), (f"mpnet -> {via} -> minilm", translated)):
         t0 = time.time()
         res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"], progress=True)
         preds = [r["text"] for r in res]
