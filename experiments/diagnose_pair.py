@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
-from vec2vec.translators.linear import center_normalize, knn_objective, procrustes  # noqa: E402
+from vec2vec.translators.linear import center_normalize, knn, knn_objective, procrustes  # noqa: E402
 from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_step,  # noqa: E402
                                              kmeans_centroids, match_clusters, principal_axes,
                                              pseudo_pairs, qap_anchors, refine_schedule, subsample)
@@ -51,8 +51,6 @@ DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", 
 
 def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
     """Paired-row geometry of two centred unit-row spaces ga [n, da], gb [n, db] (see doc, 0.)."""
-    from vec2vec.translators.linear import knn
-
     oracle = procrustes(ga, gb)
     n_fit = int(0.75 * len(ga))
     out: dict = {}

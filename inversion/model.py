@@ -205,16 +205,9 @@ class Inverter(nn.Module):
 
         With ``do_sample`` and ``greedy_first``, the first of each row's texts is the greedy one
         and the others are samples (for causal LMs one shared context pass serves them all)."""
-        ctx, cmask = self.context(e, e_hat, hyp_ids)
         max_new = max_new_tokens or self.cfg.max_tokens + 1
-        if self.family != "seq2seq" and num_beams <= 1 and (do_sample or num_return == 1):
-            temps = torch.full((e.shape[0], num_return), temperature if do_sample else 0.0)
-            if greedy_first:
-                temps[:, 0] = 0.0
-            ids = self._decode(ctx, cmask, max_new, temps.flatten().to(ctx.device))
-            texts = [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-            return [texts[i * num_return:(i + 1) * num_return] for i in range(e.shape[0])]
-        if greedy_first:  # HF path (seq2seq): the greedy text, then the samples, in two calls
+        own_loop = self.family != "seq2seq" and num_beams <= 1 and (do_sample or num_return == 1)
+        if greedy_first and not own_loop:  # HF path (seq2seq): greedy, then samples, two calls
             if num_beams > 1 or not do_sample:
                 raise ValueError("greedy_first needs do_sample=True and num_beams=1")
             first = self.generate(e, e_hat, hyp_ids, max_new_tokens=max_new)
@@ -222,6 +215,14 @@ class Inverter(nn.Module):
                 return first
             rest = self.generate(e, e_hat, hyp_ids, num_return - 1, True, 1, temperature, max_new)
             return [f + r for f, r in zip(first, rest)]
+        ctx, cmask = self.context(e, e_hat, hyp_ids)  # built once, after the early return above
+        if own_loop:
+            temps = torch.full((e.shape[0], num_return), temperature if do_sample else 0.0)
+            if greedy_first:
+                temps[:, 0] = 0.0
+            ids = self._decode(ctx, cmask, max_new, temps.flatten().to(ctx.device))
+            texts = [t.strip() for t in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            return [texts[i * num_return:(i + 1) * num_return] for i in range(e.shape[0])]
         kw = dict(inputs_embeds=ctx, attention_mask=cmask, max_new_tokens=max_new,
                   num_return_sequences=num_return, do_sample=do_sample,
                   num_beams=max(num_beams, 1), pad_token_id=self.pad_id, eos_token_id=self.eos_id)
