@@ -57,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "cycle_detach": False,      # True = reference code (cycle input detached)
     "r1": 0.0,                  # R1 penalty weight on discriminators
     # --- self-training targets from the current map (see train.pseudo_targets); no pairs used
-    "pseudo_pool": 8192,        # vectors per side searched for neighbours
+    "pseudo_pool": 16384,       # vectors per side searched for neighbours (sim matrix: pool^2 floats, 1 GB)
     "pseudo_refresh": 100,      # recompute pseudo pairs every N steps (0 = only once)
     "pseudo_csls_k": 10,        # CSLS hubness correction; 0 = plain cosine
     "pseudo_mode": "knn",       # mnn: mutual nearest neighbours | knn: mean of the k best matches
