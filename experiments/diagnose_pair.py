@@ -2,6 +2,7 @@
 
     python experiments/diagnose_pair.py source=minilm target=e5-small n=5000 starts=4
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=geometry
+    python experiments/diagnose_pair.py source=minilm target=e5-small parts=width out=...
 
 Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised method):
 
@@ -20,7 +21,13 @@ Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised m
    picks among starts) of a random map, of the oracle map, and of the oracle map after 5
    kNN-mean steps (with its top-1), against ``starts`` unsupervised starts (k-means/QAP anchors
    + the default refinement schedule) on the same rows. If the oracle basin scores higher than
-   every failed start, the objective is right and the search is what fails.
+   every failed start, the objective is right and the search is what fails;
+3. width: how close must a start be? Starts W_t = polar((1 - t) oracle + t random) for each t in
+   ``widths``, and "skeleton" starts that keep only the oracle's signed matching of the top-k
+   principal components, or the oracle's top-k x top-k block as a rotation (k in ``skeleton_k``;
+   pseudo-pairs = nearest neighbours in those k coordinates), each refined by the default schedule (subspace curriculum) and by the same
+   kNN-mean steps in the full space. Reports each start's alignment with the oracle
+   (tr(W^T oracle) / d) and top-1 before and after: the alignment an initialiser has to reach.
 
 Prints a table and writes JSON (``out``, default experiments/results/diagnose_<src>_<tgt>.json).
 """
@@ -38,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
-from vec2vec.translators.linear import center_normalize, knn, knn_objective, procrustes  # noqa: E402
+from vec2vec.translators.linear import (center_normalize, knn, knn_objective,  # noqa: E402
+                                        neighbour_mean, orthogonalize, procrustes)
 from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_step,  # noqa: E402
                                              kmeans_centroids, match_clusters, principal_axes,
                                              pseudo_pairs, qap_anchors, refine_schedule, subsample)
@@ -46,7 +54,7 @@ from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
                 n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
-                parts="geometry,anchors,basin", out="")
+                widths="0.6,0.8,0.9", skeleton_k="3,8", parts="geometry,anchors,basin", out="")
 
 
 def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
@@ -78,6 +86,43 @@ def top1(w: np.ndarray, qa: np.ndarray, qb: np.ndarray) -> float:
     return float(np.mean(np.argmax(l2_normalize(qa @ w) @ qb.T, 1) == np.arange(len(qa))))
 
 
+def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed) -> list[dict]:
+    """Part 3 (module doc): refine starts at known distances from the oracle map. za, zb: centred
+    unit rows (unpaired, what the refinement sees); qa, qb: paired rows (top-1 only)."""
+    d = min(za.shape[1], zb.shape[1])
+    axes = (principal_axes(za), principal_axes(zb))
+    rand = orthogonalize(np.random.default_rng(seed).standard_normal(oracle.shape).astype(np.float32))
+    starts = {f"t={t}": orthogonalize((1 - t) * oracle + t * rand) for t in widths}
+    pcs = axes[0].T @ oracle @ axes[1]                   # the oracle in principal coordinates
+
+    def lift(ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+        """Full map from matched low-dim coordinates: kNN-mean pseudo-pairs, then Procrustes."""
+        _, idx = knn(l2_normalize(ca), l2_normalize(cb), 50)
+        return procrustes(za, l2_normalize(neighbour_mean(zb, idx)))
+
+    for k in skeleton_ks:
+        rows, cols = linear_sum_assignment(-np.abs(pcs[:k, :3 * k]))
+        sign = np.sign(pcs[rows, cols]).astype(np.float32)
+        starts[f"skeleton k={k}"] = lift(za @ axes[0][:, :k], (zb @ axes[1][:, cols]) * sign)
+        # the oracle's whole top-k x top-k block as a rotation (what a low-dim search would find)
+        starts[f"top-{k} block"] = lift(za @ axes[0][:, :k] @ orthogonalize(pcs[:k, :k]),
+                                        zb @ axes[1][:, :k])
+    out = []
+    for name, w0 in starts.items():
+        row = {"start": name, "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb)}
+        for label, use_axes in (("curriculum", True), ("full", False)):
+            w = w0
+            for k, m in sched:
+                w = damped_step(za, zb, w, k, 1.0, (*axes, m) if use_axes and m is not None else None)
+            row[f"top1_{label}"] = top1(w, qa, qb)
+            row[f"objective_{label}"] = knn_objective(*_space_pair(za, zb, w), 10)
+        out.append(row)
+        print(f"   {name:<14} alignment {row['alignment']:+.3f}  top-1 {row['top1_start']:.3f} -> "
+              f"curriculum {row['top1_curriculum']:.3f} (obj {row['objective_curriculum']:.4f}), "
+              f"full space {row['top1_full']:.3f} (obj {row['objective_full']:.4f})", flush=True)
+    return out
+
+
 def main(argv: list[str]) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -86,9 +131,9 @@ def main(argv: list[str]) -> int:
     xa, xb = get(cfg["source"], "a", cfg["n"]), get(cfg["target"], "b", cfg["n"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
     parts = set(str(cfg["parts"]).split(","))
-    if parts - {"geometry", "anchors", "basin"}:
-        raise ValueError(f"parts: choose from geometry,anchors,basin; got {cfg['parts']!r}")
-    rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": []}
+    if parts - {"geometry", "anchors", "basin", "width"}:
+        raise ValueError(f"parts: choose from geometry,anchors,basin,width; got {cfg['parts']!r}")
+    rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": [], "width": []}
     with threadpool_limits(1):
         za, ma = center_normalize(xa)
         zb, mb = center_normalize(xb)
@@ -152,6 +197,12 @@ def main(argv: list[str]) -> int:
                 row = {"start": st, "objective": obj(w), "top1": top1(w, qa, qb), "seconds": time.time() - t0}
                 rec["starts"].append(row)
                 print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")
+        if "width" in parts:
+            print("\n3. basin width: refining starts at known distances from the oracle")
+            floats = lambda v: [float(x) for x in str(v).split(",") if x]  # noqa: E731
+            sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
+            rec["width"] = basin_width(za, zb, qa, qb, oracle, floats(cfg["widths"]),
+                                       [int(k) for k in floats(cfg["skeleton_k"])], sched, cfg["seed"])
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")

@@ -1,6 +1,6 @@
 """Sweep the ``vec2vec`` GAN's knobs from one shared warm start (fitted once, then reused).
 
-    python experiments/sweep_gan.py source=minilm target=mpnet n_a=30000 n_b=10000 \
+    python experiments/sweep_gan.py source=minilm target=mpnet n_a=30000 n_b=30000 \
         variants='{"base": {}, "w_pseudo=3": {"w_pseudo": 3.0}, "steps=1000": {"steps": 1000}}'
 
 The warm start (``mini-vec2vec`` with ``seed``) is fitted on the unpaired splits and saved in
@@ -27,7 +27,7 @@ from vec2vec.translators import Translator, get_translator  # noqa: E402
 from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="mpnet", corpus="gcide-definitions", n_a=30000,
-                n_b=10000, n_eval=8192, seed=0, threads=1, warm_dir="",
+                n_b=30000, n_eval=8192, seed=0, threads=1, warm_dir="",
                 variants='{"base": {}}', out="")
 
 
