@@ -28,6 +28,8 @@ Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised m
    pseudo-pairs = nearest neighbours in those k coordinates), each refined by the default schedule (subspace curriculum) and by the same
    kNN-mean steps in the full space. Reports each start's alignment with the oracle
    (tr(W^T oracle) / d) and top-1 before and after: the alignment an initialiser has to reach.
+   With ``wp_starts`` > 0, also a pair-free search for the top-k rotation (Wasserstein-Procrustes
+   from random starts, best transport cost) and whether the oracle block has a lower cost.
 
 Prints a table and writes JSON (``out``, default experiments/results/diagnose_<src>_<tgt>.json).
 """
@@ -54,7 +56,7 @@ from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
                 n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
-                widths="0.6,0.8,0.9", skeleton_k="3,8", parts="geometry,anchors,basin", out="")
+                widths="0.6,0.8,0.9", skeleton_k="3,8", wp_starts=30, parts="geometry,anchors,basin", out="")
 
 
 def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
@@ -86,9 +88,33 @@ def top1(w: np.ndarray, qa: np.ndarray, qb: np.ndarray) -> float:
     return float(np.mean(np.argmax(l2_normalize(qa @ w) @ qb.T, 1) == np.arange(len(qa))))
 
 
-def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed) -> list[dict]:
+def transport_cost(ca: np.ndarray, cb: np.ndarray, q: np.ndarray, rng, rows: int) -> float:
+    """Mean squared distance of the optimal one-to-one matching of ``rows`` random rows of ca @ q
+    to ``rows`` random rows of cb (Hungarian): how well rotation q [k, k] matches two clouds."""
+    ia, ib = (rng.choice(len(c), min(rows, len(c)), replace=False) for c in (ca, cb))
+    cost = (((ca[ia] @ q)[:, None, :] - cb[ib][None]) ** 2).sum(-1)
+    r, c = linear_sum_assignment(cost)
+    return float(cost[r, c].mean())
+
+
+def wasserstein_procrustes(ca: np.ndarray, cb: np.ndarray, q: np.ndarray, rng, rows: int = 400,
+                           iters: int = 15) -> np.ndarray:
+    """Alternate a one-to-one matching (Hungarian on ``rows`` sampled rows) and Procrustes, from
+    rotation q [k, k]: the Wasserstein-Procrustes local search in k dims. Returns q."""
+    ia, ib = (rng.choice(len(c), min(rows, len(c)), replace=False) for c in (ca, cb))
+    for _ in range(iters):
+        r, c = linear_sum_assignment((((ca[ia] @ q)[:, None, :] - cb[ib][None]) ** 2).sum(-1))
+        q = procrustes(ca[ia][r], cb[ib][c])
+    return q
+
+
+def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
+                wp_starts: int = 0) -> list[dict]:
     """Part 3 (module doc): refine starts at known distances from the oracle map. za, zb: centred
-    unit rows (unpaired, what the refinement sees); qa, qb: paired rows (top-1 only)."""
+    unit rows (unpaired, what the refinement sees); qa, qb: paired rows (top-1 only).
+    ``wp_starts`` > 0 adds the best of that many random Wasserstein-Procrustes searches in the top-k
+    principal coordinates (k = the largest skeleton k), ranked by transport cost (no pairs), and
+    prints its cost beside the oracle block's."""
     d = min(za.shape[1], zb.shape[1])
     axes = (principal_axes(za), principal_axes(zb))
     rand = orthogonalize(np.random.default_rng(seed).standard_normal(oracle.shape).astype(np.float32))
@@ -108,6 +134,23 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed) -> lis
         starts[f"top-{k} block"] = lift(za @ axes[0][:, :k] @ orthogonalize(pcs[:k, :k]),
                                         zb @ axes[1][:, :k])
     out = []
+    if wp_starts and skeleton_ks:
+        k = max(skeleton_ks)
+        rng = np.random.default_rng(seed)
+        ca, cb = za @ axes[0][:, :k], zb @ axes[1][:, :k]
+        ca, cb = ca / np.sqrt((ca ** 2).sum(1).mean()), cb / np.sqrt((cb ** 2).sum(1).mean())
+        block = orthogonalize(pcs[:k, :k])
+        found = [wasserstein_procrustes(ca, cb, np.linalg.qr(rng.standard_normal((k, k)))[0]
+                                        .astype(np.float32), rng) for _ in range(wp_starts)]
+        costs = [transport_cost(ca, cb, q, rng, 2000) for q in found]
+        best = found[int(np.argmin(costs))]
+        row = {"start": f"wp cost, top-{k}", "oracle_block_cost": transport_cost(ca, cb, block, rng, 2000),
+               "best_cost": float(min(costs)), "best_alignment_to_block": float(np.sum(best * block) / k)}
+        out.append(row)
+        print(f"   Wasserstein-Procrustes in the top-{k} coordinates, {wp_starts} random starts: best "
+              f"cost {row['best_cost']:.4f} (alignment to the oracle block {row['best_alignment_to_block']:+.3f})"
+              f", the oracle block's cost {row['oracle_block_cost']:.4f}")
+        starts[f"wp best k={k}"] = lift(ca @ best, cb)
     for name, w0 in starts.items():
         row = {"start": name, "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb)}
         for label, use_axes in (("curriculum", True), ("full", False)):
@@ -202,7 +245,8 @@ def main(argv: list[str]) -> int:
             floats = lambda v: [float(x) for x in str(v).split(",") if x]  # noqa: E731
             sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
             rec["width"] = basin_width(za, zb, qa, qb, oracle, floats(cfg["widths"]),
-                                       [int(k) for k in floats(cfg["skeleton_k"])], sched, cfg["seed"])
+                                       [int(k) for k in floats(cfg["skeleton_k"])], sched, cfg["seed"],
+                                       int(cfg["wp_starts"]))
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")
