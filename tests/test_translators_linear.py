@@ -185,3 +185,25 @@ def test_subspace_knn_step_keeps_the_right_map(rotated):
     assert np.mean(np.sum((top @ w) * (top @ w_true), axis=1)) > 0.8  # measured 0.93
     rnd = orthogonalize(np.random.default_rng(3).standard_normal((384, 384)).astype(np.float32))
     assert knn_objective(l2_normalize(za @ w_true), zb) > knn_objective(l2_normalize(za @ rnd), zb) + 0.05
+
+
+@pytest.mark.parametrize("dims", [(48, 96), (96, 48)])
+def test_subspace_pair_matches_the_full_space_projection(dims):
+    """_subspace_pair works in m coordinates for speed; its inner products must equal those of
+    the explicit projections l2n(Pa(za) W) . l2n(Pb(zb)) in b's full space, for both map shapes
+    (synthetic anisotropic rows: a pure linear-algebra identity, no model needed)."""
+    from vec2vec.translators.linear import orthogonalize
+    from vec2vec.translators.minivec2vec import _subspace_pair, principal_axes
+
+    rng = np.random.default_rng(0)
+    da, db = dims
+    za = l2_normalize(rng.standard_normal((300, da)) * np.linspace(3, 0.1, da))
+    zb = l2_normalize(rng.standard_normal((250, db)) * np.linspace(3, 0.1, db))
+    w = orthogonalize(rng.standard_normal((da, db)).astype(np.float32))
+    axes_a, axes_b = principal_axes(za), principal_axes(zb)
+    for m in (5, 30):
+        pa, pb = axes_a[:, :m], axes_b[:, :m]
+        full = l2_normalize((za @ pa) @ (pa.T @ w)) @ l2_normalize((zb @ pb) @ pb.T).T
+        src, tgt = _subspace_pair(za, zb, w, axes_a, axes_b, m)
+        assert src.shape == (300, m) and tgt.shape == (250, m)
+        np.testing.assert_allclose(src @ tgt.T, full, atol=1e-5)
