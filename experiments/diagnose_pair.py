@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -88,23 +89,41 @@ def top1(w: np.ndarray, qa: np.ndarray, qb: np.ndarray) -> float:
     return float(np.mean(np.argmax(l2_normalize(qa @ w) @ qb.T, 1) == np.arange(len(qa))))
 
 
-def transport_cost(ca: np.ndarray, cb: np.ndarray, q: np.ndarray, rng, rows: int) -> float:
-    """Mean squared distance of the optimal one-to-one matching of ``rows`` random rows of ca @ q
-    to ``rows`` random rows of cb (Hungarian): how well rotation q [k, k] matches two clouds."""
-    ia, ib = (rng.choice(len(c), min(rows, len(c)), replace=False) for c in (ca, cb))
-    cost = (((ca[ia] @ q)[:, None, :] - cb[ib][None]) ** 2).sum(-1)
+def run_schedule(za, zb, w, sched, axes=None, eta: float = 1.0) -> np.ndarray:
+    """Damped kNN-mean steps (k, m) of ``sched`` from map w; with ``axes`` the steps with m set
+    search neighbours in the top-m principal subspaces (the curriculum), else the full spaces."""
+    for k, m in sched:
+        w = damped_step(za, zb, w, k, eta, None if axes is None or m is None else (*axes, m))
+    return w
+
+
+def _sample_rows(ca: np.ndarray, cb: np.ndarray, rng, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rows`` random rows of each cloud (fewer if a cloud is smaller)."""
+    return tuple(c[rng.choice(len(c), min(rows, len(c)), replace=False)] for c in (ca, cb))
+
+
+def _matching(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Optimal one-to-one matching (Hungarian on squared distances) of a @ q to b.
+    Returns (a-row indices, b-row indices, mean matched cost)."""
+    cost = cdist(a @ q, b, "sqeuclidean")
     r, c = linear_sum_assignment(cost)
-    return float(cost[r, c].mean())
+    return r, c, float(cost[r, c].mean())
+
+
+def transport_cost(ca: np.ndarray, cb: np.ndarray, q: np.ndarray, rng, rows: int) -> float:
+    """Mean squared distance of the optimal matching of ``rows`` random rows of ca @ q to
+    ``rows`` random rows of cb: how well rotation q [k, k] matches the two clouds."""
+    return _matching(*_sample_rows(ca, cb, rng, rows), q)[2]
 
 
 def wasserstein_procrustes(ca: np.ndarray, cb: np.ndarray, q: np.ndarray, rng, rows: int = 400,
                            iters: int = 15) -> np.ndarray:
-    """Alternate a one-to-one matching (Hungarian on ``rows`` sampled rows) and Procrustes, from
-    rotation q [k, k]: the Wasserstein-Procrustes local search in k dims. Returns q."""
-    ia, ib = (rng.choice(len(c), min(rows, len(c)), replace=False) for c in (ca, cb))
+    """Alternate a one-to-one matching (on ``rows`` sampled rows) and Procrustes, from rotation
+    q [k, k]: the Wasserstein-Procrustes local search in k dims. Returns q."""
+    a, b = _sample_rows(ca, cb, rng, rows)
     for _ in range(iters):
-        r, c = linear_sum_assignment((((ca[ia] @ q)[:, None, :] - cb[ib][None]) ** 2).sum(-1))
-        q = procrustes(ca[ia][r], cb[ib][c])
+        r, c, _ = _matching(a, b, q)
+        q = procrustes(a[r], b[c])
     return q
 
 
@@ -153,10 +172,8 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
         starts[f"wp best k={k}"] = lift(ca @ best, cb)
     for name, w0 in starts.items():
         row = {"start": name, "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb)}
-        for label, use_axes in (("curriculum", True), ("full", False)):
-            w = w0
-            for k, m in sched:
-                w = damped_step(za, zb, w, k, 1.0, (*axes, m) if use_axes and m is not None else None)
+        for label, use_axes in (("curriculum", axes), ("full", None)):
+            w = run_schedule(za, zb, w0, sched, use_axes)
             row[f"top1_{label}"] = top1(w, qa, qb)
             row[f"objective_{label}"] = knn_objective(*_space_pair(za, zb, w), 10)
         out.append(row)
@@ -234,9 +251,8 @@ def main(argv: list[str]) -> int:
             for st in range(int(cfg["starts"])):
                 t0 = time.time()
                 aa, ab, _ = qap_anchors(za, zb, cfg["clusters"], 15, 1000, cfg["seed"] * 1009 + st)
-                w = procrustes(za_r, pseudo_pairs(za_r, zb_r, aa, ab, 50))
-                for k, m in sched:
-                    w = damped_step(za_r, zb_r, w, k, eta, None if m is None else (*axes, m))
+                w = run_schedule(za_r, zb_r, procrustes(za_r, pseudo_pairs(za_r, zb_r, aa, ab, 50)),
+                                 sched, axes, eta)
                 row = {"start": st, "objective": obj(w), "top1": top1(w, qa, qb), "seconds": time.time() - t0}
                 rec["starts"].append(row)
                 print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")
