@@ -7,7 +7,7 @@ import pytest
 from vec2vec.evaluate import retrieval_metrics
 from vec2vec.translators import Translator, get_translator
 from vec2vec.translators.linear import center_normalize, mutual_nn_pairs, procrustes
-from vec2vec.translators.minivec2vec import match_clusters, two_opt
+from vec2vec.translators.minivec2vec import map_agreement, match_clusters, two_opt
 from vec2vec.validation import l2_normalize
 
 N_FIT, N_EVAL = 2000, 1024
@@ -41,6 +41,24 @@ def test_rotation_control_default_method(rotated, fitted_default):
         assert m["top1"] >= 0.99, (d, m)
     # chance level is 1/1024: the untranslated vectors must fail (the test can fail)
     assert retrieval_metrics(ea, eb, pool=1024, hungarian=False)["top1"] < 0.05
+
+
+def test_starts_stop_once_two_agree(rotated, fitted_default):
+    """The default fit stops starting anchor sets once two end at the same map (here the hidden
+    rotation); with agree_stop=0 every start runs. map_agreement is 1 for a map with itself and
+    near 0 for an unrelated rotation."""
+    starts = [h for h in fitted_default.history if str(h["step"]).startswith("start")]
+    assert len(starts) < fitted_default.config["n_starts"]
+    assert starts[-1]["agreement"] >= fitted_default.config["agree_stop"]
+    assert all(h["agreement"] < 0.8 for h in starts[:-1])
+    w = fitted_default.w_ab
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal(w.shape))
+    assert map_agreement(w, w) == pytest.approx(1.0, abs=1e-5)
+    assert abs(map_agreement(w, q.astype(np.float32))) < 0.1
+    xa, xb, _, _ = rotated
+    every = get_translator("mini-vec2vec", seed=0, agree_stop=0, n_starts=3, kmeans_rounds=2,
+                           refine_iters=4, final_iters=1).fit(xa, xb)
+    assert sum(str(h["step"]).startswith("start") for h in every.history) == 3
 
 
 def test_procrustes_oracle_recovers_rotation_exactly(rotated):
