@@ -3,6 +3,7 @@
     python experiments/diagnose_pair.py source=minilm target=e5-small n=5000 starts=4
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=geometry
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=width out=...
+    python experiments/diagnose_pair.py source=minilm target=e5-small parts=spectral out=...
 
 Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised method):
 
@@ -31,6 +32,15 @@ Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised m
    With ``wp_starts`` > 0, also a pair-free search for the top-k rotation (Wasserstein-Procrustes
    from random starts, best transport cost) and whether the oracle block has a lower cost.
 
+4. spectral: is the problem smaller in the kNN graphs' Laplacian eigenbases? Each space's
+   normalised-Laplacian eigenvectors (10-NN graph, the first K of ``spectral_k``) and a
+   functional map C [K, K] (Phi_a ~ Phi_b C) give a point map (nearest rows of Phi_a and
+   Phi_b C) -> Procrustes on those pseudo-pairs -> the full-space kNN-mean steps. C from the
+   oracle's point map shows whether K coordinates suffice; C from rotation-invariant per-point
+   descriptors (typicality = cosine to the mean, kNN in-degree, kNN radius, heat-kernel
+   signatures; ranked) plus Laplacian commutativity is the pair-free try, and the descriptors'
+   residual under the oracle's C says how far they determine it.
+
 Prints a table and writes JSON (``out``, default experiments/results/diagnose_<src>_<tgt>.json).
 """
 from __future__ import annotations
@@ -57,7 +67,8 @@ from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
                 n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
-                widths="0.6,0.8,0.9", skeleton_k="3,8", wp_starts=30, parts="geometry,anchors,basin", out="")
+                widths="0.6,0.8,0.9", skeleton_k="3,8", wp_starts=30, spectral_k="10,20,30",
+                parts="geometry,anchors,basin", out="")
 
 
 def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
@@ -183,6 +194,74 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
     return out
 
 
+def graph_spectrum(z: np.ndarray, x: np.ndarray, n_eig: int, k: int = 10
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Laplacian eigenpairs and invariant descriptors of one space's kNN graph.
+
+    z: centred unit rows [n, d]; x: the raw vectors (for typicality). Returns (eigenvalues [K]
+    scaled to mean 1, eigenvectors [n, K] scaled so that PhiᵀPhi / n = I, without the constant
+    one; descriptors [n, q] ranked to zero mean and unit variance)."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as sla
+    from scipy.stats import rankdata
+
+    n = len(z)
+    sims, idx = knn(z, z, k + 1)                       # the first neighbour is the row itself
+    sims, idx = sims[:, 1:], idx[:, 1:]
+    adj = sp.csr_matrix((np.ones(n * k), (np.repeat(np.arange(n), k), idx.ravel())), (n, n))
+    in_degree = np.asarray(adj.sum(0)).ravel()
+    adj = ((adj + adj.T) > 0).astype(np.float64)
+    inv_sqrt = sp.diags(1 / np.sqrt(np.asarray(adj.sum(1)).ravel()))
+    lap = sp.eye(n) - inv_sqrt @ adj @ inv_sqrt
+    lam, phi = sla.eigsh(lap, k=n_eig + 1, sigma=-1e-3, which="LM")
+    order = np.argsort(lam)[1:]
+    lam, phi = lam[order], phi[:, order] * np.sqrt(n)
+    xn = l2_normalize(x)
+    heat = [(np.exp(-lam * t) * phi ** 2).sum(1) for t in np.geomspace(2, 100, 6)]
+    desc = np.stack([xn @ xn.mean(0), in_degree, sims.mean(1), *heat], 1)
+    desc = (np.apply_along_axis(rankdata, 0, desc) / n - 0.5) * np.sqrt(12)
+    return lam / lam.mean(), phi, desc
+
+
+def spectral(za, zb, xa, xb, qa, qb, oracle, ks, sched, mu: float = 0.1) -> list[dict]:
+    """Part 4 (module doc). za, zb: centred unit rows (unpaired); xa, xb: their raw vectors;
+    qa, qb: paired rows (top-1 only); ks: numbers of eigenvectors K. One row per (K, C source)."""
+    from scipy.spatial import cKDTree
+
+    k_max = max(ks)
+    la, pa, fa = graph_spectrum(za, xa, k_max)
+    lb, pb, fb = graph_spectrum(zb, xb, k_max)
+    _, truth = knn(l2_normalize(za @ oracle), zb, 1)   # the oracle's point map a -> b
+    truth = truth[:, 0]
+    d = min(za.shape[1], zb.shape[1])
+    out = []
+    for k in ks:
+        c_true = np.linalg.lstsq(pb[truth, :k], pa[:, :k], rcond=None)[0]   # [K_b, K_a]
+        # descriptor coefficients: A ~ C_trueᵀ B if the descriptors correspond
+        ca, cb = pa[:, :k].T @ fa / len(pa), pb[:, :k].T @ fb / len(pb)
+        residual = float(np.linalg.norm(ca - c_true.T @ cb) / np.linalg.norm(ca))
+        c_desc = np.zeros((k, k))
+        for i in range(k):                # column i: descriptors + commutativity (ridge rows)
+            reg = mu * np.diag((la[i] - lb[:k]) ** 2) + 1e-6 * np.eye(k)
+            c_desc[:, i] = np.linalg.solve(cb @ cb.T + reg, cb @ ca[i])
+        for name, c in (("oracle C", c_true), ("descriptor C", c_desc)):
+            a_to_b = cKDTree(pb[:, :k] @ c).query(pa[:, :k], k=1)[1]
+            w0 = procrustes(za, zb[a_to_b])
+            w = run_schedule(za, zb, w0, sched)
+            row = {"k": k, "c": name, "descriptor_residual": residual,
+                   "c_corr_to_oracle_c": float(np.corrcoef(c.ravel(), c_true.ravel())[0, 1]),
+                   "point_map_right": float(np.mean(a_to_b == truth)),
+                   "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb),
+                   "top1_full": top1(w, qa, qb),
+                   "objective_full": knn_objective(*_space_pair(za, zb, w), 10)}
+            out.append(row)
+            print(f"   K={k:<3} {name:<13} corr to oracle C {row['c_corr_to_oracle_c']:+.2f}  "
+                  f"alignment {row['alignment']:+.3f}  top-1 {row['top1_start']:.3f} -> full space "
+                  f"{row['top1_full']:.3f} (obj {row['objective_full']:.4f}); descriptor residual "
+                  f"under the oracle C {residual:.2f}", flush=True)
+    return out
+
+
 def main(argv: list[str]) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -191,9 +270,10 @@ def main(argv: list[str]) -> int:
     xa, xb = get(cfg["source"], "a", cfg["n"]), get(cfg["target"], "b", cfg["n"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
     parts = set(str(cfg["parts"]).split(","))
-    if parts - {"geometry", "anchors", "basin", "width"}:
-        raise ValueError(f"parts: choose from geometry,anchors,basin,width; got {cfg['parts']!r}")
-    rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": [], "width": []}
+    if parts - {"geometry", "anchors", "basin", "width", "spectral"}:
+        raise ValueError(f"parts: choose from geometry,anchors,basin,width,spectral; got {cfg['parts']!r}")
+    rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": [], "width": [],
+           "spectral": []}
     with threadpool_limits(1):
         za, ma = center_normalize(xa)
         zb, mb = center_normalize(xb)
@@ -263,6 +343,11 @@ def main(argv: list[str]) -> int:
             rec["width"] = basin_width(za, zb, qa, qb, oracle, floats(cfg["widths"]),
                                        [int(k) for k in floats(cfg["skeleton_k"])], sched, cfg["seed"],
                                        int(cfg["wp_starts"]))
+        if "spectral" in parts:
+            print("\n4. spectral: functional maps between the kNN graphs' Laplacian eigenbases")
+            sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
+            rec["spectral"] = spectral(za, zb, xa, xb, qa, qb, oracle,
+                                       [int(k) for k in str(cfg["spectral_k"]).split(",") if k], sched)
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")
