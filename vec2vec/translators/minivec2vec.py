@@ -19,7 +19,8 @@ Pipeline (after Dar 2025; our own implementation and tuning, see DESIGN.md §1):
    the oracle map 0.51 in the top 10 directions, ~0 below the top 100), and a full-space search
    lets the still-random low-variance directions drown the signal (kNN-mean stalled at top-1
    0.08 there; with the curriculum the same anchors reach 0.3-0.9);
-5. steps 2-4 run for up to ``n_starts`` independent anchor sets; the start whose refinement
+5. steps 2-4 run for up to ``n_starts`` independent anchor sets (plus the identity map as a
+   start when the dimensions are equal: embedders distilled from one another share axes); the start whose refinement
    ends highest on its own objective (``linear.knn_objective``) wins. Once two starts end at
    the same map (``map_agreement`` >= ``agree_stop``) the rest are skipped: independent anchor
    sets that fail land in different wrong optima, so agreement marks the shared right one;
@@ -330,6 +331,8 @@ class MiniVec2Vec(LinearTranslator):
     and 0.01 with the failed one; on minilm->minilm-l3 the partly right starts (top-1 0.02-0.62)
     agreed 0.03-0.16, so all four ran. At 30k/side (1 thread) the starts were 385 s of a 407 s
     fit, all four at the same objective (0.41305 +- 1e-5): stopping after two halves it.
+    ``identity_start`` True: when both spaces have the same dimension, the identity map is one
+    more start (before the anchor sets), refined and scored like them (``_identity_init``).
     """
 
     def __init__(self, seed: int = 0, n_clusters: int = 20, kmeans_rounds: int = 15,
@@ -338,14 +341,14 @@ class MiniVec2Vec(LinearTranslator):
                  final_iters: int = 3, csls_rounds: int = 0, csls_k: int = 10, max_rows: int = 20000,
                  refine_rows: int = 8000, n_starts: int = 4, start_iters: int = 40,
                  subspace_dims: int = 10, subspace_frac: float = 0.8, start_score: str = "knn",
-                 agree_stop: float = 0.8, **config):
+                 agree_stop: float = 0.8, identity_start: bool = True, **config):
         super().__init__(seed=seed, n_clusters=n_clusters, kmeans_rounds=kmeans_rounds,
                          qap_restarts=qap_restarts, qap_solver=qap_solver, rel_topk=rel_topk, refine_iters=refine_iters,
                          refine_k=list(refine_k), damping=damping, final_iters=final_iters, csls_rounds=csls_rounds,
                          csls_k=csls_k, max_rows=max_rows, refine_rows=refine_rows,
                          n_starts=n_starts, start_iters=start_iters, subspace_dims=subspace_dims,
                          subspace_frac=subspace_frac, start_score=start_score,
-                         agree_stop=agree_stop, **config)
+                         agree_stop=agree_stop, identity_start=identity_start, **config)
         self.history: list[dict] = []
         self.snapshots: list[tuple[str, np.ndarray]] = []  # (step, W) after each stage; not saved
 
@@ -371,17 +374,21 @@ class MiniVec2Vec(LinearTranslator):
         # several independent starts (anchor sets), each refined, scored without pairs; the best
         # continues. Anchors from independent k-means clusterings are often partly wrong, and a
         # start then settles in a wrong local optimum of the kNN-mean objective.
+        inits = [("start-identity", None)] if c["identity_start"] and self.dims[0] == self.dims[1] else []
+        inits += [(f"start{st}", seed * 1009 + st) for st in range(int(c["n_starts"]))]
         self.history, starts = [], []
-        for st in range(int(c["n_starts"])):
-            starts.append(self._run_start(za_s, zb_s, za_r, zb_r, seed * 1009 + st, sched[:n_start_iters]))
+        for name, s_seed in inits:
+            w0, snaps, info = (self._identity_init(za_r) if s_seed is None
+                               else self._anchor_init(za_s, zb_s, za_r, zb_r, s_seed))
+            starts.append(self._refine_start(za_r, zb_r, w0, sched[:n_start_iters], snaps, info))
             agree = max((map_agreement(starts[-1][1], x[1]) for x in starts[:-1]), default=0.0)
-            self.history.append({"step": f"start{st}", **starts[-1][3], "agreement": agree,
+            self.history.append({"step": name, **starts[-1][3], "agreement": agree,
                                  "s": time.time() - t0})
             if c["agree_stop"] and agree >= c["agree_stop"]:
                 break
         best = int(np.argmax([x[0] for x in starts]))
         _, w, self.snapshots, _ = starts[best]
-        self.history.append({"step": "chosen-start", "start": best})
+        self.history.append({"step": "chosen-start", "start": inits[best][0]})
         for t in range(n_start_iters, iters):
             w = self._refine_step(za_r, zb_r, w, sched[t])
             self.snapshots.append((f"knn{t}", w.copy()))
@@ -395,9 +402,28 @@ class MiniVec2Vec(LinearTranslator):
         log.info("mini-vec2vec fitted in %.1fs", time.time() - t0)
         self._set_maps(w)
 
-    def _run_start(self, za_s, zb_s, za_r, zb_r, s_seed: int, sched: list) -> tuple:
-        """One start: k-means/QAP anchors on (za_s, zb_s), pseudo-pairs and kNN-mean steps
-        ``sched`` on (za_r, zb_r). Returns (score, W [d_a, d_b], snapshots, info dict).
+    def _anchor_init(self, za_s, zb_s, za_r, zb_r, s_seed: int) -> tuple:
+        """A start from k-means/QAP anchors on (za_s, zb_s) and pseudo-pairs on (za_r, zb_r).
+        Returns (W [d_a, d_b], snapshots, info dict)."""
+        c = self.config
+        anchors_a, anchors_b, qap = qap_anchors(za_s, zb_s, c["n_clusters"], c["kmeans_rounds"],
+                                                c["qap_restarts"], s_seed, solver=c["qap_solver"])
+        w = procrustes(za_r, pseudo_pairs(za_r, zb_r, anchors_a, anchors_b, min(c["rel_topk"], len(zb_r))))
+        snaps = [("anchors", procrustes(anchors_a, anchors_b)), ("pseudo-pairs", w.copy())]
+        return w, snaps, {"qap_objective_mean": float(np.mean(qap))}
+
+    @staticmethod
+    def _identity_init(za: np.ndarray) -> tuple:
+        """The identity map as a start (equal dims): right when the two embedders share their
+        coordinates, e.g. one distilled or fine-tuned from the other. minilm -> minilm-l3
+        (5k/side): identity alone top-1 0.85 (pool 2048), refined 0.97, while the best of 4
+        anchor starts reached 0.62 and the fit 0.69. Returns (W, snapshots, info)."""
+        w = np.eye(za.shape[1], dtype=np.float32)
+        return w, [("identity", w.copy())], {}
+
+    def _refine_start(self, za_r, zb_r, w: np.ndarray, sched: list, snaps: list, info: dict) -> tuple:
+        """Refine one start W by the kNN-mean steps ``sched`` on (za_r, zb_r). Returns (score,
+        W [d_a, d_b], snapshots, info dict).
 
         Score (pair-free, higher = better): ``start_score`` "knn" = the kNN-mean objective the
         refinement climbs (``linear.knn_objective``, k = 10): every start ran the same steps, so
@@ -405,18 +431,13 @@ class MiniVec2Vec(LinearTranslator):
         seeds): it ranked both good starts (top-1 0.89, 0.91) above the three bad ones (0.0-0.31),
         while "cov" (covariance agreement) ranked a bad start (0.14) first.
         """
-        c = self.config
-        anchors_a, anchors_b, qap = qap_anchors(za_s, zb_s, c["n_clusters"], c["kmeans_rounds"],
-                                                c["qap_restarts"], s_seed, solver=c["qap_solver"])
-        w = procrustes(za_r, pseudo_pairs(za_r, zb_r, anchors_a, anchors_b, min(c["rel_topk"], len(zb_r))))
-        snaps = [("anchors", procrustes(anchors_a, anchors_b)), ("pseudo-pairs", w.copy())]
         for t, step in enumerate(sched):
             w = self._refine_step(za_r, zb_r, w, step)
             snaps.append((f"knn{t}", w.copy()))
         src, tgt = _space_pair(za_r, zb_r, w)
-        info = {"qap_objective_mean": float(np.mean(qap)), "knn": knn_objective(src, tgt, 10),
+        info = {**info, "knn": knn_objective(src, tgt, 10),
                 "cov": cov_agreement(l2_normalize(za_r @ w), zb_r)}
-        return info[c["start_score"]], w, snaps, info
+        return info[self.config["start_score"]], w, snaps, info
 
     def _refine_step(self, za: np.ndarray, zb: np.ndarray, w: np.ndarray, step: tuple) -> np.ndarray:
         """:func:`damped_step` for step = (k, m, (axes_a, axes_b)) from ``refine_schedule``
