@@ -31,7 +31,7 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
-                steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample", patience=2, budget=None,
+                steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample", patience=4, budget=None,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
                 out="experiments/results/bench_invert.json", batch_size=64)

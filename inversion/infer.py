@@ -124,7 +124,7 @@ def propose(model, e: torch.Tensor, n: int, how: str = "sample", e_hat: torch.Te
 def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
            expand: int | None = None, hyp_samples: int | None = None, proposals: str = "sample",
            budget: int | None = None,
-           patience: int = 2,
+           patience: int = 4,
            min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
            retrieval_k: int = 1, batch_size: int = 64, embed_batch: int = 128,
            progress: bool = False) -> list[dict]:
