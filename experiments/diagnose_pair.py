@@ -61,7 +61,8 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.translators.linear import (center_normalize, knn, knn_objective,  # noqa: E402
                                         neighbour_mean, orthogonalize, procrustes)
 from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_step,  # noqa: E402
-                                             kmeans_centroids, match_clusters, principal_axes,
+                                             kmeans_centroids, map_agreement, match_clusters,
+                                             principal_axes,
                                              pseudo_pairs, qap_anchors, refine_schedule, subsample)
 from vec2vec.validation import l2_normalize  # noqa: E402
 
@@ -145,7 +146,6 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
     ``wp_starts`` > 0 adds the best of that many random Wasserstein-Procrustes searches in the top-k
     principal coordinates (k = the largest skeleton k), ranked by transport cost (no pairs), and
     prints its cost beside the oracle block's."""
-    d = min(za.shape[1], zb.shape[1])
     axes = (principal_axes(za), principal_axes(zb))
     rand = orthogonalize(np.random.default_rng(seed).standard_normal(oracle.shape).astype(np.float32))
     starts = {f"t={t}": orthogonalize((1 - t) * oracle + t * rand) for t in widths}
@@ -175,14 +175,14 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
         costs = [transport_cost(ca, cb, q, rng, 2000) for q in found]
         best = found[int(np.argmin(costs))]
         row = {"start": f"wp cost, top-{k}", "oracle_block_cost": transport_cost(ca, cb, block, rng, 2000),
-               "best_cost": float(min(costs)), "best_alignment_to_block": float(np.sum(best * block) / k)}
+               "best_cost": float(min(costs)), "best_alignment_to_block": map_agreement(best, block)}
         out.append(row)
         print(f"   Wasserstein-Procrustes in the top-{k} coordinates, {wp_starts} random starts: best "
               f"cost {row['best_cost']:.4f} (alignment to the oracle block {row['best_alignment_to_block']:+.3f})"
               f", the oracle block's cost {row['oracle_block_cost']:.4f}")
         starts[f"wp best k={k}"] = lift(ca @ best, cb)
     for name, w0 in starts.items():
-        row = {"start": name, "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb)}
+        row = {"start": name, "alignment": map_agreement(w0, oracle), "top1_start": top1(w0, qa, qb)}
         for label, use_axes in (("curriculum", axes), ("full", None)):
             w = run_schedule(za, zb, w0, sched, use_axes)
             row[f"top1_{label}"] = top1(w, qa, qb)
@@ -194,7 +194,7 @@ def basin_width(za, zb, qa, qb, oracle, widths, skeleton_ks, sched, seed,
     return out
 
 
-def graph_spectrum(z: np.ndarray, x: np.ndarray, n_eig: int, k: int = 10
+def graph_spectrum(z: np.ndarray, x: np.ndarray, n_eig: int, k: int = 10, seed: int = 0
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Laplacian eigenpairs and invariant descriptors of one space's kNN graph.
 
@@ -213,7 +213,10 @@ def graph_spectrum(z: np.ndarray, x: np.ndarray, n_eig: int, k: int = 10
     adj = ((adj + adj.T) > 0).astype(np.float64)
     inv_sqrt = sp.diags(1 / np.sqrt(np.asarray(adj.sum(1)).ravel()))
     lap = sp.eye(n) - inv_sqrt @ adj @ inv_sqrt
-    lam, phi = sla.eigsh(lap, k=n_eig + 1, sigma=-1e-3, which="LM")
+    # a seeded start vector: ARPACK's default is random, and near-degenerate eigenvectors (so
+    # the descriptor map) then differ from run to run
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    lam, phi = sla.eigsh(lap, k=n_eig + 1, sigma=-1e-3, which="LM", v0=v0)
     order = np.argsort(lam)[1:]
     lam, phi = lam[order], phi[:, order] * np.sqrt(n)
     xn = l2_normalize(x)
@@ -223,17 +226,16 @@ def graph_spectrum(z: np.ndarray, x: np.ndarray, n_eig: int, k: int = 10
     return lam / lam.mean(), phi, desc
 
 
-def spectral(za, zb, xa, xb, qa, qb, oracle, ks, sched, mu: float = 0.1) -> list[dict]:
+def spectral(za, zb, xa, xb, qa, qb, oracle, ks, sched, mu: float = 0.1, seed: int = 0) -> list[dict]:
     """Part 4 (module doc). za, zb: centred unit rows (unpaired); xa, xb: their raw vectors;
     qa, qb: paired rows (top-1 only); ks: numbers of eigenvectors K. One row per (K, C source)."""
     from scipy.spatial import cKDTree
 
     k_max = max(ks)
-    la, pa, fa = graph_spectrum(za, xa, k_max)
-    lb, pb, fb = graph_spectrum(zb, xb, k_max)
+    la, pa, fa = graph_spectrum(za, xa, k_max, seed=seed)
+    lb, pb, fb = graph_spectrum(zb, xb, k_max, seed=seed)
     _, truth = knn(l2_normalize(za @ oracle), zb, 1)   # the oracle's point map a -> b
     truth = truth[:, 0]
-    d = min(za.shape[1], zb.shape[1])
     out = []
     for k in ks:
         c_true = np.linalg.lstsq(pb[truth, :k], pa[:, :k], rcond=None)[0]   # [K_b, K_a]
@@ -251,7 +253,7 @@ def spectral(za, zb, xa, xb, qa, qb, oracle, ks, sched, mu: float = 0.1) -> list
             row = {"k": k, "c": name, "descriptor_residual": residual,
                    "c_corr_to_oracle_c": float(np.corrcoef(c.ravel(), c_true.ravel())[0, 1]),
                    "point_map_right": float(np.mean(a_to_b == truth)),
-                   "alignment": float(np.sum(w0 * oracle) / d), "top1_start": top1(w0, qa, qb),
+                   "alignment": map_agreement(w0, oracle), "top1_start": top1(w0, qa, qb),
                    "top1_full": top1(w, qa, qb),
                    "objective_full": knn_objective(*_space_pair(za, zb, w), 10)}
             out.append(row)
@@ -279,6 +281,9 @@ def main(argv: list[str]) -> int:
         zb, mb = center_normalize(xb)
         qa, qb = center_normalize(ea, ma)[0], center_normalize(eb, mb)[0]
         oracle = procrustes(qa, qb)
+        # the default method's schedule (40 damped kNN-mean steps, subspace curriculum)
+        sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
+        numbers = lambda v, kind=float: [kind(float(x)) for x in str(v).split(",") if x]  # noqa: E731
         print(f"{cfg['source']} -> {cfg['target']}, {len(za)}/{len(zb)} unpaired rows; "
               f"oracle top-1 (pool {len(qa)}) {top1(oracle, qa, qb):.3f}")
         if "geometry" in parts:
@@ -326,8 +331,6 @@ def main(argv: list[str]) -> int:
             print("\n2. kNN-mean objective (higher = preferred by the search and by start selection)")
             for k, v in rec["basin"].items():
                 print(f"   {k:<20} {v:.4f}")
-            d = min(za.shape[1], zb.shape[1])
-            sched = refine_schedule(40, 100, 5, 10, d, 0.8)
             for st in range(int(cfg["starts"])):
                 t0 = time.time()
                 aa, ab, _ = qap_anchors(za, zb, cfg["clusters"], 15, 1000, cfg["seed"] * 1009 + st)
@@ -338,16 +341,13 @@ def main(argv: list[str]) -> int:
                 print(f"   start {st:<14} {row['objective']:.4f}  (top-1 {row['top1']:.3f}, {row['seconds']:.0f} s)")
         if "width" in parts:
             print("\n3. basin width: refining starts at known distances from the oracle")
-            floats = lambda v: [float(x) for x in str(v).split(",") if x]  # noqa: E731
-            sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
-            rec["width"] = basin_width(za, zb, qa, qb, oracle, floats(cfg["widths"]),
-                                       [int(k) for k in floats(cfg["skeleton_k"])], sched, cfg["seed"],
+            rec["width"] = basin_width(za, zb, qa, qb, oracle, numbers(cfg["widths"]),
+                                       numbers(cfg["skeleton_k"], int), sched, cfg["seed"],
                                        int(cfg["wp_starts"]))
         if "spectral" in parts:
             print("\n4. spectral: functional maps between the kNN graphs' Laplacian eigenbases")
-            sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
             rec["spectral"] = spectral(za, zb, xa, xb, qa, qb, oracle,
-                                       [int(k) for k in str(cfg["spectral_k"]).split(",") if k], sched)
+                                       numbers(cfg["spectral_k"], int), sched, seed=int(cfg["seed"]))
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")
