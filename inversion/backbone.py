@@ -90,14 +90,15 @@ def resolve(name: str) -> str:
 
 
 def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "float32",
-                  num_layers: int | None = None) -> Backbone:
+                  num_layers: int | None = None, keep_last: int = 0) -> Backbone:
     """Load a causal LM or seq2seq LM and its tokenizer.
 
     Args:
         name: ``"smollm2-135m"`` (offline default), a hub name, or a local directory.
         dtype: ``"float32"`` or ``"bfloat16"`` weights.
-        num_layers: keep only the first ``num_layers`` decoder blocks of a causal LM (a cheaper,
-            truncated backbone; the final norm and LM head stay). ``None`` keeps all.
+        num_layers: keep only ``num_layers`` decoder blocks of a causal LM (a cheaper, truncated
+            backbone; the final norm and LM head stay). ``None`` keeps all.
+        keep_last: of those, how many are the model's *last* blocks (the rest are its first ones).
     """
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -109,13 +110,22 @@ def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "float32",
     cls = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
     model = cls.from_pretrained(path, dtype=torch_dtype)
     tok = AutoTokenizer.from_pretrained(path)
-    truncate_layers(model, num_layers)
+    truncate_layers(model, num_layers, keep_last)
     return Backbone(model=model, tokenizer=prepare_tokenizer(tok), family=family, name=name)
 
 
-def truncate_layers(model, num_layers: int | None) -> None:
-    """Drop decoder blocks beyond ``num_layers`` in place (causal Llama/GPT-style models)."""
+def truncate_layers(model, num_layers: int | None, keep_last: int = 0) -> None:
+    """Keep ``num_layers`` decoder blocks in place: the first ``num_layers - keep_last`` and the
+    last ``keep_last`` (causal Llama/GPT-style models with ``model.layers``).
+
+    Why keep the last blocks: the LM head reads the last block's output, so dropping the middle
+    hurts far less than dropping the end. SmolLM2-135M, next-token loss on 64 held-out gcide
+    definitions: all 30 blocks 5.0; first 12 21.1; first 6 + last 6 9.0 (before any training).
+    Kept blocks are renumbered (``layer_idx``) so the KV cache of generation indexes them densely.
+    """
     if num_layers is None:
+        if keep_last:
+            raise ValueError(f"keep_last={keep_last} needs num_layers")
         return
     import torch
 
@@ -123,13 +133,21 @@ def truncate_layers(model, num_layers: int | None) -> None:
     layers = getattr(inner, "layers", None)
     if layers is None:
         raise ValueError(f"num_layers={num_layers}: truncation only supports models with "
-                         "model.layers (Llama-style); got {type(model).__name__}")
-    if not 1 <= num_layers <= len(layers):
-        raise ValueError(f"num_layers={num_layers} must be in 1..{len(layers)}")
-    inner.layers = torch.nn.ModuleList(list(layers)[:num_layers])
+                         f"model.layers (Llama-style); got {type(model).__name__}")
+    n = len(layers)
+    if not 1 <= num_layers <= n:
+        raise ValueError(f"num_layers={num_layers} must be in 1..{n}")
+    if not 0 <= keep_last <= num_layers:
+        raise ValueError(f"keep_last={keep_last} must be in 0..num_layers={num_layers}")
+    keep = list(range(num_layers - keep_last)) + list(range(n - keep_last, n))
+    inner.layers = torch.nn.ModuleList([layers[i] for i in keep])
+    for j, block in enumerate(inner.layers):
+        attn = getattr(block, "self_attn", None)
+        if attn is not None and hasattr(attn, "layer_idx"):
+            attn.layer_idx = j
     model.config.num_hidden_layers = num_layers
     if getattr(model.config, "layer_types", None):
-        model.config.layer_types = model.config.layer_types[:num_layers]
+        model.config.layer_types = [model.config.layer_types[i] for i in keep]
 
 
 def prepare_tokenizer(tok):

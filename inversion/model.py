@@ -29,7 +29,8 @@ class InverterConfig:
     embedder: str = "minilm"          # name of the embedder whose vectors are inverted
     emb_dim: int = 384                # dimension d of those vectors
     backbone: str = "smollm2-135m"    # hub name, local dir, or the offline default
-    num_layers: int | None = None     # keep only the first N decoder blocks (None = all)
+    num_layers: int | None = None     # keep only N decoder blocks (None = all)
+    keep_last: int = 0                # of those N, how many are the backbone's last blocks
     num_prefix: int = 8               # k pseudo-tokens per vector role
     mlp_hidden: int = 1024            # hidden width of the vector -> prefix MLP
     lora: bool = True                 # False = full fine-tuning of the backbone
@@ -295,5 +296,6 @@ def build_inverter(cfg: InverterConfig, backbone=None) -> Inverter:
     from .backbone import load_backbone
 
     if backbone is None:
-        backbone = load_backbone(cfg.backbone, dtype=cfg.dtype, num_layers=cfg.num_layers)
+        backbone = load_backbone(cfg.backbone, dtype=cfg.dtype, num_layers=cfg.num_layers,
+                                 keep_last=cfg.keep_last)
     return Inverter(cfg, backbone)

@@ -283,10 +283,10 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         seen += len(rows)
         rate = seen / (time.time() - t0)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.3f}", kind="corr" if corrector else "hyp",
+        bar.set_postfix(loss=f"{loss.item():.3f}", kind="corr" if corrector else "hyp",
                         tps=f"{rate:.1f}")
         if step % cfg.get("log_every", 10) == 0:
-            log.write(json.dumps({"step": step, "loss": float(loss), "corrector": corrector,
+            log.write(json.dumps({"step": step, "loss": loss.item(), "corrector": corrector,
                                   "texts_per_s": rate, "lr": lr_at(step, cfg),
                                   "time": time.time()}) + "\n")
             log.flush()
@@ -304,6 +304,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
             print(f"\n[invert-train] step {step}: held-out loss {vl:.3f} (corrector {vc:.3f}), "
                   f"{rate:.1f} texts/s", flush=True)
             save_checkpoint(run_dir, model, opt, step, meta, best=improved)
+            plot_log(run_dir)
             last_save = time.time()
         elif (time.time() - last_save) / 60 > cfg.get("save_minutes", 10):
             save_checkpoint(run_dir, model, opt, step, meta)
@@ -316,6 +317,26 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     log.close()
     save_checkpoint(run_dir, model, opt, step, meta)
     return run_dir
+
+
+def plot_log(run_dir: str | os.PathLike) -> Path:
+    """Draw ``run_dir/log.jsonl`` (every run segment, resumes included) into ``run_dir/curves.png``:
+    training loss of hypothesiser and corrector steps, held-out losses, texts/s and learning rate
+    against the step."""
+    from vec2vec.train import plot_curves
+
+    history = []
+    for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "val_loss" in rec:
+            history.append({k: rec[k] for k in ("step", "val_loss", "val_corrector_loss")})
+        elif "loss" in rec:
+            kind = "train_loss_corrector" if rec.get("corrector") else "train_loss_hypothesiser"
+            history.append({"step": rec["step"], kind: rec["loss"], "lr": rec["lr"],
+                            "texts_per_s": rec["texts_per_s"]})
+    out = Path(run_dir) / "curves.png"
+    plot_curves(history, out)
+    return out
 
 
 def export_weights(run_dir: str | os.PathLike, out_dir: str | os.PathLike,

@@ -57,14 +57,14 @@ def vectors():
     return embed_texts("minilm", TEXTS)
 
 
-def tiny_backbone(family: str, tokenizer, seed: int = 0) -> Backbone:
+def tiny_backbone(family: str, tokenizer, seed: int = 0, layers: int = 2) -> Backbone:
     """A randomly initialised tiny Llama (causal) or T5 (seq2seq) using the real tokenizer."""
     from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(seed)
     V = len(tokenizer)
     if family == "causal":
-        cfg = LlamaConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        cfg = LlamaConfig(vocab_size=V, hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                           tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
                           eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
@@ -203,6 +203,22 @@ def test_truncated_backbone_keeps_first_layers(tokenizer):
         truncate_layers(bb.model, 5)
 
 
+def test_truncated_backbone_keeps_last_layers_and_generates(tokenizer):
+    """first + last blocks are kept in order, renumbered for the KV cache, and generation runs."""
+    bb = tiny_backbone("causal", tokenizer, layers=4)
+    layers = list(bb.model.model.layers)
+    truncate_layers(bb.model, 2, keep_last=1)
+    kept = list(bb.model.model.layers)
+    assert kept[0] is layers[0] and kept[1] is layers[-1]
+    assert [b.self_attn.layer_idx for b in kept] == [0, 1]
+    model = build_inverter(tiny_cfg(), bb)
+    e = torch.nn.functional.normalize(torch.randn(2, tiny_cfg().emb_dim), dim=-1)
+    out = model.generate(e, max_new_tokens=5)
+    assert len(out) == 2
+    with pytest.raises(ValueError, match="keep_last"):
+        truncate_layers(tiny_backbone("causal", tokenizer).model, 2, keep_last=3)
+
+
 def test_train_resume_and_load(tmp_path, tokenizer, vectors):
     ts = make_textset(tokenizer, TEXTS, vectors, None, max_tokens=24, neighbours=3)
     assert ts.neighbours.shape == (8, 3) and not (ts.neighbours == np.arange(8)[:, None]).any()
@@ -212,8 +228,9 @@ def test_train_resume_and_load(tmp_path, tokenizer, vectors):
     train(cfg, train_set=ts, val_set=ts, backbone=tiny_backbone("causal", tokenizer))
     run = tmp_path / "run"
     for f in ("config.json", "inverter.json", "inverter.safetensors", "best.safetensors",
-              "optim.safetensors", "log.jsonl"):
+              "optim.safetensors", "log.jsonl", "curves.png"):
         assert (run / f).is_file(), f
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((run / "inverter.json").read_text())["step"] == 4
     # resume continues from step 4 (not from 0) up to the new max_steps
     train({**cfg, "max_steps": 6}, train_set=ts, val_set=ts,
