@@ -96,9 +96,12 @@ def load_inverter(path: str | os.PathLike, weights: str = "best", embedder: str 
 
 
 def arch_diff(path: Path, arch: InverterConfig) -> dict:
-    """{key: (saved, wanted)} for every architecture key where ``path/inverter.json`` differs."""
-    old = read_json(path / "inverter.json")
-    return {k: (old.get(k), v) for k, v in arch.to_dict().items() if old.get(k) != v}
+    """{key: (saved, wanted)} for every architecture key where ``path/inverter.json`` differs.
+
+    Keys a checkpoint predates (written before the option existed) count as their default, so
+    adding an option does not orphan older runs and the shipped weights."""
+    old = arch_config(read_json(path / "inverter.json")).to_dict()
+    return {k: (old[k], v) for k, v in arch.to_dict().items() if old[k] != v}
 
 
 def init_weights(model: Inverter, path: str | os.PathLike, arch: InverterConfig) -> Path:

@@ -18,7 +18,7 @@ from inversion.backbone import Backbone, prepare_tokenizer, truncate_layers
 from inversion.data import embed_texts, length_bucketed_batches, make_textset
 from inversion.infer import RetrievalIndex, invert
 from inversion.model import InverterConfig, build_inverter
-from inversion.train import load_inverter, train
+from inversion.train import arch_diff, load_inverter, train
 
 TEXTS = [
     "A small domesticated carnivore kept as a pet.",
@@ -217,6 +217,16 @@ def test_truncated_backbone_keeps_last_layers_and_generates(tokenizer):
     assert len(out) == 2
     with pytest.raises(ValueError, match="keep_last"):
         truncate_layers(tiny_backbone("causal", tokenizer).model, 2, keep_last=3)
+
+
+def test_checkpoint_written_before_an_option_existed_still_matches(tmp_path):
+    """An inverter.json without a newer architecture key (the shipped weights predate keep_last)
+    reads as that key's default, so resume and init_from accept it."""
+    saved = tiny_cfg().to_dict()
+    del saved["keep_last"]
+    (tmp_path / "inverter.json").write_text(json.dumps(saved))
+    assert arch_diff(tmp_path, tiny_cfg()) == {}
+    assert arch_diff(tmp_path, tiny_cfg(keep_last=1)) == {"keep_last": (0, 1)}
 
 
 def test_train_resume_and_load(tmp_path, tokenizer, vectors):
