@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vec2vec.embed import embed  # noqa: E402
-from vec2vec.evaluate import ORACLES, all_metrics, oracle_predictions  # noqa: E402
+from vec2vec.evaluate import (ORACLES, all_metrics, centring_means,  # noqa: E402
+                              oracle_predictions, score_directions)
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
 from vec2vec.translators import get_translator  # noqa: E402
@@ -45,14 +46,6 @@ def spearman(x, y) -> float | None:
     return float(spearmanr(x, y).statistic)
 
 
-def score_both(t, ea, eb, means, pools, names) -> list[dict]:
-    rows = []
-    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
-        for r in all_metrics(t.translate(src, d), tgt, means[d], pools):
-            rows.append({"direction": names[d], **r})
-    return rows
-
-
 def top1_1024(rows) -> float:
     return float(np.mean([r["top1"] for r in rows if r["pool"] == 1024]))
 
@@ -60,7 +53,7 @@ def top1_1024(rows) -> float:
 def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log) -> dict:
     """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}."""
     names = {"ab": f"{name[0]}->{name[1]}", "ba": f"{name[1]}->{name[0]}"}
-    means = {"ab": l2_normalize(xb).mean(0), "ba": l2_normalize(xa).mean(0)}
+    means = centring_means(xa, xb)
     out = {"runs": [], "baselines": [], "snapshots": [], "summary": {}}
     for m in methods:
         for s in seeds:
@@ -68,7 +61,7 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
             t = get_translator(m, seed=s, **method_kw.get(m, {})).fit(xa, xb)
             fit_s = time.time() - t0
             sel = unsupervised_score(t, xa, xb)
-            rows = score_both(t, ea, eb, means, pools, names)
+            rows = score_directions(t, ea, eb, means, names, pools)
             out["runs"].append({"method": m, "seed": s, "fit_seconds": fit_s, "selection": sel,
                                 "results": rows, "history": getattr(t, "history", None)})
             log(f"  {m:<14} seed {s}: top1@1024 {top1_1024(rows):.3f} score {sel['score']:.4f} "
@@ -76,10 +69,10 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
             if snapshots and s == seeds[0] and getattr(t, "snapshots", None):
                 for step, w in t.snapshots:
                     u = t.with_map(w)
+                    rows_1024 = score_directions(u, ea, eb, means, names, (1024,))
                     out["snapshots"].append({"method": m, "seed": s, "step": step,
                                              "score": unsupervised_score(u, xa, xb)["score"],
-                                             "top1_1024": top1_1024(score_both(u, ea, eb, means,
-                                                                               (1024,), names))})
+                                             "top1_1024": top1_1024(rows_1024)})
             yield out
     for m in (["identity"] if ea.shape[1] == eb.shape[1] else []) + list(ORACLES):
         rows = []

@@ -116,7 +116,8 @@ def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "float32",
 
 def truncate_layers(model, num_layers: int | None, keep_last: int = 0) -> None:
     """Keep ``num_layers`` decoder blocks in place: the first ``num_layers - keep_last`` and the
-    last ``keep_last`` (causal Llama/GPT-style models with ``model.layers``).
+    last ``keep_last`` (causal LMs that hold their blocks in ``model.layers``: Llama, Mistral,
+    Qwen, SmolLM; GPT-2's ``transformer.h`` is refused).
 
     Why keep the last blocks: the LM head reads the last block's output, so dropping the middle
     hurts far less than dropping the end. SmolLM2-135M, next-token loss on 64 held-out gcide
@@ -132,7 +133,7 @@ def truncate_layers(model, num_layers: int | None, keep_last: int = 0) -> None:
     inner = getattr(model, "model", None)
     layers = getattr(inner, "layers", None)
     if layers is None:
-        raise ValueError(f"num_layers={num_layers}: truncation only supports models with "
+        raise ValueError(f"num_layers={num_layers}: truncation only supports causal LMs with "
                          f"model.layers (Llama-style); got {type(model).__name__}")
     n = len(layers)
     if not 1 <= num_layers <= n:
@@ -142,9 +143,9 @@ def truncate_layers(model, num_layers: int | None, keep_last: int = 0) -> None:
     keep = list(range(num_layers - keep_last)) + list(range(n - keep_last, n))
     inner.layers = torch.nn.ModuleList([layers[i] for i in keep])
     for j, block in enumerate(inner.layers):
-        attn = getattr(block, "self_attn", None)
-        if attn is not None and hasattr(attn, "layer_idx"):
-            attn.layer_idx = j
+        for sub in block.modules():  # attention (and any other cached part) indexes the cache
+            if isinstance(getattr(sub, "layer_idx", None), int):
+                sub.layer_idx = j
     model.config.num_hidden_layers = num_layers
     if getattr(model.config, "layer_types", None):
         model.config.layer_types = [model.config.layer_types[i] for i in keep]

@@ -13,6 +13,7 @@ Run directory::
     best.safetensors       trainable weights with the lowest held-out loss so far
     optim.safetensors      AdamW state + step counter (for resume)
     log.jsonl              one JSON line per log interval / eval
+    curves.png             training and held-out losses, texts/s, lr (redrawn at each eval)
 """
 from __future__ import annotations
 
@@ -307,7 +308,10 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
             print(f"\n[invert-train] step {step}: held-out loss {vl:.3f} (corrector {vc:.3f}), "
                   f"{rate:.1f} texts/s", flush=True)
             save_checkpoint(run_dir, model, opt, step, meta, best=improved)
-            plot_log(run_dir)
+            try:
+                plot_log(run_dir)
+            except Exception as exc:  # a figure is not worth a training run
+                print(f"[invert-train] curves.png not drawn: {exc!r}", flush=True)
             last_save = time.time()
         elif (time.time() - last_save) / 60 > cfg.get("save_minutes", 10):
             save_checkpoint(run_dir, model, opt, step, meta)
@@ -328,15 +332,19 @@ def plot_log(run_dir: str | os.PathLike) -> Path:
     against the step."""
     from vec2vec.train import plot_curves
 
-    history = []
+    # keyed by (kind, step): a run resumed from an earlier checkpoint logs some steps twice, and
+    # the later record (the one the weights continue from) wins
+    points: dict[tuple, dict] = {}
     for line in (Path(run_dir) / "log.jsonl").read_text().splitlines():
         rec = json.loads(line)
         if "val_loss" in rec:
-            history.append({k: rec[k] for k in ("step", "val_loss", "val_corrector_loss")})
+            points["val", rec["step"]] = {k: rec[k] for k in ("step", "val_loss",
+                                                             "val_corrector_loss")}
         elif "loss" in rec:
             kind = "train_loss_corrector" if rec.get("corrector") else "train_loss_hypothesiser"
-            history.append({"step": rec["step"], kind: rec["loss"], "lr": rec["lr"],
-                            "texts_per_s": rec["texts_per_s"]})
+            points["train", rec["step"]] = {"step": rec["step"], kind: rec["loss"],
+                                            "lr": rec["lr"], "texts_per_s": rec["texts_per_s"]}
+    history = sorted(points.values(), key=lambda h: h["step"])
     out = Path(run_dir) / "curves.png"
     plot_curves(history, out)
     return out

@@ -211,12 +211,25 @@ def test_truncated_backbone_keeps_last_layers_and_generates(tokenizer):
     kept = list(bb.model.model.layers)
     assert kept[0] is layers[0] and kept[1] is layers[-1]
     assert [b.self_attn.layer_idx for b in kept] == [0, 1]
+    assert bb.model.config.num_hidden_layers == 2
+    # cached greedy decoding on the truncated model = argmax of full forwards without a cache
     model = build_inverter(tiny_cfg(), bb)
-    e = torch.nn.functional.normalize(torch.randn(2, tiny_cfg().emb_dim), dim=-1)
-    out = model.generate(e, max_new_tokens=5)
-    assert len(out) == 2
+    torch.manual_seed(0)
+    e = torch.nn.functional.normalize(torch.randn(1, tiny_cfg().emb_dim), dim=-1)
+    with torch.no_grad():
+        ctx, cmask = model.context(e)
+        cached = model._decode(ctx, cmask, 6)[0]
+        assert len(cached) > 0
+        x, plain = ctx, []
+        for _ in cached:
+            tok = int(model.lm(inputs_embeds=x, use_cache=False).logits[0, -1].argmax())
+            plain.append(tok)
+            x = torch.cat([x, model._embed_tokens(torch.tensor([[tok]]))], 1)
+    assert plain == cached
     with pytest.raises(ValueError, match="keep_last"):
         truncate_layers(tiny_backbone("causal", tokenizer).model, 2, keep_last=3)
+    with pytest.raises(ValueError, match="needs num_layers"):
+        truncate_layers(tiny_backbone("causal", tokenizer).model, None, keep_last=1)
 
 
 def test_checkpoint_written_before_an_option_existed_still_matches(tmp_path):

@@ -117,6 +117,23 @@ def all_metrics(pred: np.ndarray, true: np.ndarray, target_mean: np.ndarray | No
     return rows
 
 
+def centring_means(xa: np.ndarray, xb: np.ndarray) -> dict[str, np.ndarray]:
+    """Means removed by the centred cosine, per direction: ``"ab"`` scores in B's space, so it
+    takes the mean of the unit-normalised rows of xb [n_b, d_b]; ``"ba"`` that of xa [n_a, d_a]."""
+    return {"ab": l2_normalize(xb).mean(0), "ba": l2_normalize(xa).mean(0)}
+
+
+def score_directions(t, ea: np.ndarray, eb: np.ndarray, means: dict, names: dict,
+                     pools=POOLS, **extra) -> list[dict]:
+    """Every metric of translator ``t`` in both directions on paired eval rows ea [n, d_a],
+    eb [n, d_b]: one row per direction and pool, ``{"direction": names[d], **extra, ...}``."""
+    rows = []
+    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
+        for r in all_metrics(t.translate(src, d), tgt, means[d], pools):
+            rows.append({"direction": names[d], **extra, **r})
+    return rows
+
+
 def oracle_predictions(method: str, x: np.ndarray, y: np.ndarray, direction: str,
                        folds: int = 2, seed: int = 0) -> np.ndarray:
     """Out-of-fold predictions of a paired oracle: each fold is predicted by a map fitted on the
@@ -175,7 +192,7 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
     # target-space means for centred cosine: each space's own unpaired training split
     xa = embed(src, corpus, "a", limit=int(cfg["n_a"]), seed=dseed)
     xb = embed(tgt, corpus, "b", limit=int(cfg["n_b"]), seed=dseed)
-    means = {"ab": l2_normalize(xb).mean(0), "ba": l2_normalize(xa).mean(0)}
+    means = centring_means(xa, xb)
     names = {"ab": f"{src}->{tgt}", "ba": f"{tgt}->{src}"}
 
     def score(pred, direction, method, **extra):
