@@ -399,7 +399,13 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     vecs = embed_texts("minilm", texts)
     model = load_inverter(wdir, embedder="minilm")
     res = invert(vecs, model, "minilm", steps=0, beam=1, batch_size=4)
-    fast = assert_fast_greedy_matches_hf(model, torch.from_numpy(vecs), model.cfg.max_tokens + 1)
+    # Exact token equality with HF's loop is checked in float32: in bfloat16 the changing batch
+    # (finished rows leave) changes the matmul blocking, and a near-tie can flip one argmax
+    # (seen with the one-run weights at token 21 of 26).
+    from inversion.backbone import load_backbone
+
+    fp32 = load_inverter(wdir, embedder="minilm", backbone=load_backbone(dtype="float32"))
+    fast = assert_fast_greedy_matches_hf(fp32, torch.from_numpy(vecs), fp32.cfg.max_tokens + 1)
     assert min(map(len, fast)) < max(map(len, fast))   # rows left the batch at different steps
     cos = np.array([r["cosine"] for r in res])
     unrelated = float(np.mean(np.sum(vecs * np.roll(vecs, 1, 0), 1)))
