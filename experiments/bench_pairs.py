@@ -30,11 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vec2vec.embed import embed  # noqa: E402
-from vec2vec.evaluate import all_metrics, oracle_predictions  # noqa: E402
+from vec2vec.evaluate import all_metrics, centring_means, oracle_predictions  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
 from vec2vec.translators import get_translator  # noqa: E402
-from vec2vec.validation import l2_normalize  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -70,9 +69,10 @@ def main(argv=None) -> int:
         t = get_translator(args.method, seed=args.seed).fit(xa, xb)
         fit_s = time.time() - t0
         sel = unsupervised_score(t, xa, xb)
+        means = centring_means(xa, xb)
         for d, (s_name, t_name) in (("ab", (src, tgt)), ("ba", (tgt, src))):
             x_src, x_tgt = (ea, eb) if d == "ab" else (eb, ea)
-            mean_t = l2_normalize(xb if d == "ab" else xa).mean(0)
+            mean_t = means[d]
             res = all_metrics(t.translate(x_src, d), x_tgt, mean_t, (1024,))[0]
             orc = {m: all_metrics(oracle_predictions(m, ea, eb, d), x_tgt, mean_t, (1024,))[0]
                    for m in ("procrustes-oracle", "lstsq-oracle")}

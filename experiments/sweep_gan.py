@@ -20,11 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
-from vec2vec.evaluate import all_metrics  # noqa: E402
+from vec2vec.evaluate import all_metrics, centring_means  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
 from vec2vec.translators import Translator, get_translator  # noqa: E402
-from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="mpnet", corpus="gcide-definitions", n_a=30000,
                 n_b=30000, n_eval=8192, seed=0, threads=1, warm_dir="",
@@ -43,7 +42,7 @@ def main(argv: list[str]) -> int:
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
     pools = [p for p in (1024, 8192) if p <= len(ea)]
     names = {"ab": f"{cfg['source']}->{cfg['target']}", "ba": f"{cfg['target']}->{cfg['source']}"}
-    means = {"ab": l2_normalize(xb).mean(0), "ba": l2_normalize(xa).mean(0)}
+    means = centring_means(xa, xb)
     tag = f"{cfg['source']}_{cfg['target']}_{len(xa)}_{len(xb)}_s{cfg['seed']}"
     warm = Path(cfg["warm_dir"] or f"runs/sweep-gan-warm/{tag}")
     out = Path(cfg["out"] or f"experiments/results/sweep_gan_{cfg['source']}_{cfg['target']}.json")
