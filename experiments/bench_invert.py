@@ -31,8 +31,9 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
-                steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample", patience=4, budget=None,
-                corpora="gcide-definitions,foldoc", retrieval_limit=30000, seed=0, threads=2,
+                steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample", temperature=1.0,
+                patience=4, budget=None,
+                corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0, threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
                 out="experiments/results/bench_invert.json", batch_size=64)
 
@@ -82,10 +83,11 @@ def main(argv: list[str]) -> int:
                     kw = dict(steps=0, beam=cfg["beam"], proposals=cfg["proposals"])
                 elif m.startswith("corrected"):
                     kw = dict(steps=cfg["steps"], beam=cfg["beam"], expand=cfg["expand"],
-                              hyp_samples=cfg["hyp_samples"], proposals=cfg["proposals"], budget=cfg["budget"],
+                              hyp_samples=cfg["hyp_samples"], proposals=cfg["proposals"],
+                              temperature=cfg["temperature"], budget=cfg["budget"],
                               patience=cfg["patience"])
                     if m == "corrected_retrieval":
-                        kw["retrieval"] = retrieval
+                        kw.update(retrieval=retrieval, retrieval_k=cfg["retrieval_k"])
                 res = invert(targets, model, cfg["embedder"], batch_size=cfg["batch_size"],
                              progress=True, **kw)
                 preds = [r["text"] for r in res]
