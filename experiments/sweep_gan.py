@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
-from vec2vec.evaluate import all_metrics, centring_means  # noqa: E402
+from vec2vec.evaluate import centring_means, score_directions  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
 from vec2vec.translators import Translator, get_translator  # noqa: E402
@@ -73,11 +73,12 @@ def main(argv: list[str]) -> int:
 
 def score_variant(rec, name, kw, t, fit_seconds, xa, xb, ea, eb, means, pools, names) -> None:
     """Append one variant's pair-free score and paired metrics (both directions) to rec."""
+    rows = score_directions(t, ea, eb, means, names, pools, hungarian_max_pool=0)
     dirs = []
-    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
-        rows = all_metrics(t.translate(src, d), tgt, means[d], pools, hungarian_max_pool=0)
-        dirs.append({"direction": names[d], **{f"top1_{r['pool']}": r["top1"] for r in rows},
-                     "cos": rows[0]["cos"], "cos_centered": rows[0]["cos_centered"]})
+    for name in (names["ab"], names["ba"]):
+        rs = [r for r in rows if r["direction"] == name]
+        dirs.append({"direction": name, **{f"top1_{r['pool']}": r["top1"] for r in rs},
+                     "cos": rs[0]["cos"], "cos_centered": rs[0]["cos_centered"]})
     rec["variants"].append({"name": name, "overrides": kw, "score": unsupervised_score(t, xa, xb)["score"],
                             "fit_seconds": fit_seconds, "directions": dirs})
 

@@ -124,12 +124,14 @@ def centring_means(xa: np.ndarray, xb: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def score_directions(t, ea: np.ndarray, eb: np.ndarray, means: dict, names: dict,
-                     pools=POOLS, **extra) -> list[dict]:
+                     pools=POOLS, hungarian_max_pool: int = 8192, **extra) -> list[dict]:
     """Every metric of translator ``t`` in both directions on paired eval rows ea [n, d_a],
-    eb [n, d_b]: one row per direction and pool, ``{"direction": names[d], **extra, ...}``."""
+    eb [n, d_b]: one row per direction and pool, ``{"direction": names[d], **extra, ...}``
+    (Hungarian accuracy only for pools <= ``hungarian_max_pool``)."""
     rows = []
     for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
-        for r in all_metrics(t.translate(src, d), tgt, means[d], pools):
+        for r in all_metrics(t.translate(src, d), tgt, means[d], pools,
+                             hungarian_max_pool=hungarian_max_pool):
             rows.append({"direction": names[d], **extra, **r})
     return rows
 
