@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments._args import parse_kv  # noqa: E402
 from inversion import metrics  # noqa: E402
 from inversion.data import embed_texts, load_corpus_vectors  # noqa: E402
-from inversion.infer import DEFAULT_TEMPERATURE, RetrievalIndex, invert  # noqa: E402
+from inversion.infer import DEFAULT_TEMPERATURE, RetrievalIndex, check_temperature, invert  # noqa: E402
 from inversion.train import load_inverter  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
@@ -58,6 +58,7 @@ def evaluate(preds: list[str], refs: list[str], targets: np.ndarray, embedder: s
 
 def main(argv: list[str]) -> int:
     cfg = parse_kv(argv, DEFAULTS)
+    cfg["temperature"] = check_temperature(cfg["temperature"])   # before loading anything
     torch.set_num_threads(cfg["threads"])
     set_seed(cfg["seed"])
     model = load_inverter(cfg["run_dir"], embedder=cfg["embedder"])
@@ -81,7 +82,8 @@ def main(argv: list[str]) -> int:
             else:
                 kw = dict(steps=0, beam=1)
                 if m == "hyp_beam":
-                    kw = dict(steps=0, beam=cfg["beam"], proposals=cfg["proposals"])
+                    kw = dict(steps=0, beam=cfg["beam"], proposals=cfg["proposals"],
+                              temperature=cfg["temperature"])
                 elif m.startswith("corrected"):
                     kw = dict(steps=cfg["steps"], beam=cfg["beam"], expand=cfg["expand"],
                               hyp_samples=cfg["hyp_samples"], proposals=cfg["proposals"],

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments._args import parse_kv  # noqa: E402
 from inversion.data import embed_texts  # noqa: E402
-from inversion.infer import invert  # noqa: E402
+from inversion.infer import DEFAULT_TEMPERATURE, check_temperature, invert  # noqa: E402
 from inversion.metrics import score  # noqa: E402
 from inversion.train import load_inverter  # noqa: E402
 from vec2vec.corpora import get_texts  # noqa: E402
@@ -33,12 +33,14 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10, beam=4,
+                temperature=DEFAULT_TEMPERATURE,
                 method="mini-vec2vec", translator_dir="", direction="ab", fit_n=8192, seed=0, threads=2,
                 out="experiments/results/bench_invert_translated.json")
 
 
 def main(argv: list[str]) -> int:
     cfg = parse_kv(argv, DEFAULTS)
+    cfg["temperature"] = check_temperature(cfg["temperature"])
     torch.set_num_threads(cfg["threads"])
     set_seed(cfg["seed"])
     from vec2vec.translators.base import Translator, get_translator
@@ -68,7 +70,8 @@ def main(argv: list[str]) -> int:
     via = cfg["translator_dir"] or cfg["method"]
     for name, vecs in (("direct minilm", direct), (f"mpnet -> {via} -> minilm", translated)):
         t0 = time.time()
-        res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"], progress=True)
+        res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"],
+                     temperature=cfg["temperature"], progress=True)
         preds = [r["text"] for r in res]
         pv = embed_texts("minilm", [p or " " for p in preds])
         sc = score(preds, refs, pv, direct)        # cosine to the TRUE minilm vector

@@ -75,9 +75,9 @@ def score_variant(rec, name, kw, t, fit_seconds, xa, xb, ea, eb, means, pools, n
     """Append one variant's pair-free score and paired metrics (both directions) to rec."""
     rows = score_directions(t, ea, eb, means, names, pools, hungarian_max_pool=0)
     dirs = []
-    for name in (names["ab"], names["ba"]):
-        rs = [r for r in rows if r["direction"] == name]
-        dirs.append({"direction": name, **{f"top1_{r['pool']}": r["top1"] for r in rs},
+    for d in ("ab", "ba"):   # score_directions returns the ab rows, then the ba rows
+        rs = rows[:len(rows) // 2] if d == "ab" else rows[len(rows) // 2:]
+        dirs.append({"direction": names[d], **{f"top1_{r['pool']}": r["top1"] for r in rs},
                      "cos": rs[0]["cos"], "cos_centered": rs[0]["cos_centered"]})
     rec["variants"].append({"name": name, "overrides": kw, "score": unsupervised_score(t, xa, xb)["score"],
                             "fit_seconds": fit_seconds, "directions": dirs})

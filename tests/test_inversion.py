@@ -350,8 +350,9 @@ def test_invert_bad_input(tokenizer):
         invert(bad, model, "minilm", steps=0)
     with pytest.raises(ValueError):
         invert(np.zeros((0, 384), np.float32), model, "minilm", steps=0)
-    with pytest.raises(ValueError, match="temperature"):
-        invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, temperature=0.0)
+    for t in (0.0, -1.0, float("nan"), float("inf"), None):
+        with pytest.raises(ValueError, match="temperature"):
+            invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, temperature=t)
     with pytest.raises(ValueError, match="proposals"):
         invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, proposals="nucleus")
 

@@ -224,7 +224,8 @@ def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieva
         done = read_json(path) if path.is_file() else None
         if not (isinstance(done, list) and len(done) == len(part)):
             done = invert(part, model, cfg["known"], steps=int(cfg["invert_steps"]),
-                          beam=int(cfg["invert_beam"]), retrieval=retrieval,
+                          beam=int(cfg["invert_beam"]), temperature=cfg["invert_temperature"],
+                          retrieval=retrieval,
                           retrieval_k=int(cfg["retrieval_k"]), batch_size=int(cfg["invert_batch"]))
             done = [{k: r[k] for k in ("text", "cosine", "steps", "queries", "hypothesis",
                                        "hypothesis_cosine")} for r in done]
@@ -269,7 +270,7 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 
 # config keys that change what an audit computes (speed and display settings are left out)
 RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
-               "method_configs", "seed", "invert_steps", "invert_beam", "inverter", "retrieval",
+               "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature", "inverter", "retrieval",
                "retrieval_k", "oracle_method", "min_leaked")
 
 
@@ -308,6 +309,8 @@ def run(cfg: dict) -> dict:
     leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
     if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
         raise ValueError("invert_chunk and invert_batch must be >= 1")
+    from inversion.infer import check_temperature
+    cfg["invert_temperature"] = check_temperature(cfg["invert_temperature"])
     out = Path(cfg["out"])
     check_out_dir(cfg, out)
     set_seed(int(cfg["seed"]))
@@ -406,6 +409,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
                                    zip(*np.unique(attr, return_counts=True))},
         "inversion": {"inverter": str(inv_dir) if inv else None, "n": n_inv if inv else 0,
                       "steps": int(cfg["invert_steps"]), "beam": int(cfg["invert_beam"]),
+                      "temperature": cfg["invert_temperature"],
                       "retrieval": bool(cfg["retrieval"]),
                       "mean_cosine": float(np.mean([r["cosine"] for r in inv])) if inv else None},
         "items": items,
