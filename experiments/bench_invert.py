@@ -32,9 +32,9 @@ from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
                 steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample",
-                temperature=DEFAULT_TEMPERATURE,
-                patience=4, budget=None,
-                corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0, threads=2,
+                temperature=DEFAULT_TEMPERATURE, patience=4, budget=None,
+                corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0,
+                threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
                 out="experiments/results/bench_invert.json", batch_size=64)
 

@@ -270,8 +270,8 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 
 # config keys that change what an audit computes (speed and display settings are left out)
 RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
-               "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature", "inverter", "retrieval",
-               "retrieval_k", "oracle_method", "min_leaked")
+               "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature",
+               "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked")
 
 
 def check_out_dir(cfg: dict, out: Path) -> None:
@@ -310,7 +310,7 @@ def run(cfg: dict) -> dict:
     if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
         raise ValueError("invert_chunk and invert_batch must be >= 1")
     from inversion.infer import check_temperature
-    cfg["invert_temperature"] = check_temperature(cfg["invert_temperature"])
+    check_temperature(cfg["invert_temperature"])   # fail before any work; invert() converts it
     out = Path(cfg["out"])
     check_out_dir(cfg, out)
     set_seed(int(cfg["seed"]))
