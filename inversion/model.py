@@ -68,6 +68,18 @@ class Projector(nn.Module):
         return p + self.role[ROLES.index(role)]
 
 
+def pad_rows(rows: list[torch.Tensor], left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack [L_i, H] rows into [B, L, H] with zeros and a mask [B, L] (1 = real position),
+    padded on the left (causal contexts: every row ends at the last position) or the right."""
+    L = max(r.shape[0] for r in rows)
+    out = rows[0].new_zeros(len(rows), L, rows[0].shape[-1])
+    mask = torch.zeros(len(rows), L, dtype=torch.long, device=rows[0].device)
+    for i, r in enumerate(rows):
+        span = slice(L - len(r), L) if left else slice(0, len(r))
+        out[i, span], mask[i, span] = r, 1
+    return out, mask
+
+
 def _contiguous_input(module: nn.Module, args: tuple) -> tuple:
     """Forward pre-hook: make the first input contiguous (see ``Inverter.__init__``)."""
     return (args[0].contiguous(),) + tuple(args[1:])
@@ -133,58 +145,65 @@ class Inverter(nn.Module):
     def _embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         return self.lm.get_input_embeddings()(ids)
 
-    def context(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
-                hyp_ids: list[list[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Context embeddings [B, L, H] and mask [B, L] (left-padded for causal LMs).
+    def context_rows(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
+                     hyp_ids: list[list[int]] | None = None) -> list[torch.Tensor]:
+        """Unpadded context embeddings, one [L_i, H] tensor per row.
 
         e, e_hat: [B, d] float vectors. hyp_ids: B token-id lists of the current hypotheses.
-        Without ``e_hat`` this is the hypothesiser's context; with it, the corrector's.
+        Without ``e_hat`` this is the hypothesiser's context; with it, the corrector's. Causal
+        LMs get a start token at the end (it starts the text).
         """
         dtype = self.lm.get_input_embeddings().weight.dtype
         parts = [self.projector(e, "e")]
         if e_hat is not None:
             parts += [self.projector(e_hat, "e_hat"), self.projector(e - e_hat, "diff")]
         prefix = torch.cat(parts, 1).to(dtype)                      # [B, k*(1|3), H]
-        B = e.shape[0]
-        seqs = []
         tail = [] if self.family == "seq2seq" else [self.bos_id]
-        for i in range(B):
+        rows = []
+        for i in range(e.shape[0]):
             ids = (list(hyp_ids[i]) if hyp_ids is not None else []) + tail
-            tok = self._embed_tokens(torch.tensor(ids, dtype=torch.long, device=e.device)) \
-                if ids else prefix.new_zeros(0, prefix.shape[-1])
-            seqs.append(torch.cat([prefix[i], tok], 0))
-        L = max(s.shape[0] for s in seqs)
-        out = prefix.new_zeros(B, L, prefix.shape[-1])
-        mask = torch.zeros(B, L, dtype=torch.long, device=e.device)
-        for i, s in enumerate(seqs):
-            if self.family == "seq2seq":        # encoder input: right padding
-                out[i, :len(s)], mask[i, :len(s)] = s, 1
-            else:                               # decoder context: left padding
-                out[i, L - len(s):], mask[i, L - len(s):] = s, 1
-        return out, mask
+            rows.append(torch.cat([prefix[i], self._embed_ids(ids)], 0) if ids else prefix[i])
+        return rows
 
-    def pad_targets(self, ids: list[list[int]]) -> torch.Tensor:
-        """Target ids + EOS, right-padded with -100: [B, T]."""
+    def context(self, e: torch.Tensor, e_hat: torch.Tensor | None = None,
+                hyp_ids: list[list[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Context embeddings [B, L, H] and mask [B, L] (left-padded for causal LMs, right for
+        seq2seq encoders); arguments as :meth:`context_rows`."""
+        return pad_rows(self.context_rows(e, e_hat, hyp_ids), left=self.family != "seq2seq")
+
+    def _embed_ids(self, ids: list[int]) -> torch.Tensor:
+        return self._embed_tokens(torch.tensor(ids, dtype=torch.long, device=self.device))
+
+    def pad_targets(self, ids: list[list[int]], left: bool = False) -> torch.Tensor:
+        """Target ids + EOS, padded with -100 on the right (or the ``left``): [B, T]."""
         T = max(len(x) for x in ids) + 1
         out = torch.full((len(ids), T), -100, dtype=torch.long)
         for i, x in enumerate(ids):
-            out[i, :len(x) + 1] = torch.tensor(list(x) + [self.eos_id])
+            row = torch.tensor(list(x) + [self.eos_id])
+            if left:
+                out[i, T - len(row):] = row
+            else:
+                out[i, :len(row)] = row
         return out.to(self.device)
 
     # ----- training ------------------------------------------------------------------------------
     def loss(self, e: torch.Tensor, target_ids: list[list[int]], e_hat: torch.Tensor | None = None,
              hyp_ids: list[list[int]] | None = None) -> torch.Tensor:
         """Mean next-token cross-entropy of the target texts given the context (scalar)."""
-        ctx, cmask = self.context(e, e_hat, hyp_ids)
-        labels = self.pad_targets(target_ids)                      # [B, T]
+        rows = self.context_rows(e, e_hat, hyp_ids)
         if self.family == "seq2seq":
-            out = self.lm(inputs_embeds=ctx, attention_mask=cmask, labels=labels)
+            ctx, cmask = pad_rows(rows, left=False)
+            out = self.lm(inputs_embeds=ctx, attention_mask=cmask,
+                          labels=self.pad_targets(target_ids))
             return out.loss
+        # Causal: each row is one sequence [context][BOS] text, left-padded as a whole, so the
+        # padding is set by the longest context + text (corrector batches are bucketed by that
+        # sum), and every text ends at the last position. The text tokens are teacher-forced;
+        # their predictions (of text[1:] + EOS) come from the last len(text) + 1 positions.
+        labels = self.pad_targets(target_ids, left=True)             # [B, T], -100 on the left
         T = labels.shape[1]
-        tgt_in = labels[:, :-1].clamp(min=0)                       # teacher-forced text tokens
-        tgt_in = torch.where(labels[:, :-1] < 0, torch.full_like(tgt_in, self.pad_id), tgt_in)
-        x = torch.cat([ctx, self._embed_tokens(tgt_in)], 1)
-        mask = torch.cat([cmask, (labels[:, :-1] >= 0).long()], 1)
+        x, mask = pad_rows([torch.cat([r, self._embed_ids(t)], 0) if t else r
+                            for r, t in zip(rows, target_ids)], left=True)
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         # Logits only where text is predicted: the last T positions (BOS ... last text token).
         # The head is applied by hand on a contiguous 2-D slice: HF's logits_to_keep slices a
@@ -195,6 +214,12 @@ class Inverter(nn.Module):
         h = h[:, -T:].reshape(-1, h.shape[-1]).contiguous()
         logits = causal.get_output_embeddings()(h)
         return F.cross_entropy(logits.float(), labels.reshape(-1), ignore_index=-100)
+
+    def forward(self, e: torch.Tensor, target_ids: list[list[int]], e_hat: torch.Tensor | None = None,
+                hyp_ids: list[list[int]] | None = None) -> torch.Tensor:
+        """The training loss (:meth:`loss`), as ``forward`` so DistributedDataParallel can wrap
+        the inverter and synchronise its gradients."""
+        return self.loss(e, target_ids, e_hat, hyp_ids)
 
     # ----- generation ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vec2vec import distributed
+from vec2vec.distributed import Dist, all_sum, shard
 from vec2vec.io import load_safetensors, read_json, save_safetensors, write_json
 from vec2vec.runtime import pick_device, set_seed
 
@@ -161,43 +163,84 @@ def lr_at(step: int, cfg: dict) -> float:
     return cfg["lr"] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def make_batch(ts: TextSet, rows: np.ndarray, corrector: bool, rng: np.random.Generator,
-               device: str, own_frac: float = 0.0) -> dict:
-    """Tensors for one step. Corrector rows get a hypothesis: with probability ``own_frac`` one
-    of the inverter's own hypotheses for that row (``ts.hyp_ids``), else a random
-    nearest-neighbour text."""
+def corrector_plan(ts: TextSet, rng: np.random.Generator, own_frac: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The hypothesis every row of ``ts`` is paired with in corrector steps (one draw per epoch).
+
+    Returns (own [n] bool, idx [n] int): where ``own`` is False, ``idx`` is a row of ``ts`` (one of
+    its nearest-neighbour texts, drawn uniformly); where True (probability ``own_frac``, only when
+    ``ts`` holds the inverter's own hypotheses), an index into ``ts.hyp_ids`` / ``ts.hyp_vectors``
+    (one of that row's own hypotheses). Drawn before batching, so corrector batches can be
+    bucketed by hypothesis + target length: bucketing by the target alone left 22% of the
+    corrector's tokens as padding.
+    """
+    n = len(ts)
+    if ts.neighbours is None or ts.neighbours.shape[1] == 0:
+        raise ValueError("corrector batches need neighbours in the TextSet")
+    idx = ts.neighbours[np.arange(n), rng.integers(0, ts.neighbours.shape[1], size=n)]
+    own = np.zeros(n, dtype=bool)
+    if own_frac > 0 and ts.hyp_ids is not None:
+        h = len(ts.hyp_ids) // n
+        own = rng.random(n) < own_frac
+        idx = np.where(own, np.arange(n) * h + rng.integers(0, h, size=n), idx)
+    return own, idx
+
+
+def make_batch(ts: TextSet, rows: np.ndarray, plan: tuple[np.ndarray, np.ndarray] | None,
+               device: str) -> dict:
+    """Tensors for one step over ``rows`` of ``ts``: a hypothesiser batch, or with ``plan``
+    (:func:`corrector_plan`) a corrector batch whose rows carry their planned hypotheses."""
     e = torch.from_numpy(ts.vectors[rows]).to(device)
     batch = {"e": e, "target_ids": [ts.ids[i] for i in rows]}
-    if corrector:
-        if ts.neighbours is None or ts.neighbours.shape[1] == 0:
-            raise ValueError("corrector batches need neighbours in the TextSet")
-        col = rng.integers(0, ts.neighbours.shape[1], size=len(rows))
-        hyp = ts.neighbours[rows, col]
-        e_hat, hyp_ids = ts.vectors[hyp], [ts.ids[j] for j in hyp]
-        if own_frac > 0 and ts.hyp_ids is not None:
-            # drawn only when own hypotheses are on: runs without them keep their random stream
-            h = len(ts.hyp_ids) // len(ts)
-            own = rng.random(len(rows)) < own_frac
-            pick = np.asarray(rows) * h + rng.integers(0, h, size=len(rows))
-            e_hat = np.where(own[:, None], ts.hyp_vectors[pick], e_hat)
-            hyp_ids = [ts.hyp_ids[p] if o else x for o, p, x in zip(own, pick, hyp_ids)]
+    if plan is not None:
+        pairs = list(zip(plan[0][rows], plan[1][rows]))
+        batch["hyp_ids"] = [ts.hyp_ids[j] if own else ts.ids[j] for own, j in pairs]
+        e_hat = np.stack([ts.hyp_vectors[j] if own else ts.vectors[j] for own, j in pairs])
         batch["e_hat"] = torch.from_numpy(np.ascontiguousarray(e_hat, np.float32)).to(device)
-        batch["hyp_ids"] = hyp_ids
     return batch
+
+
+def step_kinds(seed: int, corrector_frac: float, n_steps: int) -> np.ndarray:
+    """[n_steps] bool: True where step s trains the corrector (a pure function of seed and s)."""
+    return np.array([np.random.default_rng([seed, s]).random() < corrector_frac
+                     for s in range(n_steps)], dtype=bool)
+
+
+def epoch_batches(ts: TextSet, corrector: bool, epoch: int, seed: int, batch_size: int,
+                  own_frac: float = 0.0, min_rows: int = 1
+                  ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """One epoch of one step kind: (length-bucketed batches of rows, corrector plan or None).
+
+    A pure function of (seed, epoch, kind), so a resumed run sees the same batches. Corrector
+    batches are bucketed by hypothesis + target tokens (their context length), hypothesiser
+    batches by target tokens. Batches with fewer than ``min_rows`` rows (one per process) are
+    dropped."""
+    rng = np.random.default_rng([seed, epoch, int(corrector)])
+    plan = corrector_plan(ts, rng, own_frac) if corrector else None
+    lengths = np.array([len(x) for x in ts.ids])
+    if plan is not None:
+        lengths += np.array([len(ts.hyp_ids[j]) if own else len(ts.ids[j]) for own, j in zip(*plan)])
+    batches = [b for b in length_bucketed_batches(lengths.tolist(), batch_size, rng)
+               if len(b) >= min_rows]
+    return batches, plan
 
 
 @torch.no_grad()
 def heldout_loss(model: Inverter, ts: TextSet, batch_size: int, device: str,
-                 corrector: bool = False, seed: int = 0, own_frac: float = 0.0) -> float:
-    """Mean loss over a fixed held-out TextSet (deterministic hypotheses for the corrector)."""
+                 corrector: bool = False, seed: int = 0, own_frac: float = 0.0,
+                 job: Dist = Dist()) -> float:
+    """Mean loss over a fixed held-out TextSet (deterministic hypotheses for the corrector).
+
+    With several processes each takes a share of every batch and the totals are summed."""
     model.eval()
-    rng = np.random.default_rng(seed)
+    plan = corrector_plan(ts, np.random.default_rng(seed), own_frac) if corrector else None
     tot, n = 0.0, 0
     for s in range(0, len(ts), batch_size):
-        rows = np.arange(s, min(s + batch_size, len(ts)))
-        b = make_batch(ts, rows, corrector, rng, device, own_frac)
-        tot += float(model.loss(**b)) * len(rows)
-        n += len(rows)
+        rows = shard(job, np.arange(s, min(s + batch_size, len(ts))))
+        if len(rows):
+            tot += float(model.loss(**make_batch(ts, rows, plan, device))) * len(rows)
+            n += len(rows)
+    tot, n = all_sum(job, [tot, n])
     model.train()
     return tot / max(n, 1)
 
@@ -208,12 +251,16 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
 
     ``train_set``/``val_set`` default to the corpora in ``cfg["sources"]``/``cfg["val_sources"]``
     embedded through the ``vec2vec.embed`` cache. Stops at ``max_steps`` or after ``max_minutes``.
+    Launched by ``torchrun`` with several processes, each takes a share of every batch
+    (DistributedDataParallel); batches, results and files are those of a single process, written
+    by rank 0.
     """
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
     set_seed(int(cfg["seed"]))
-    device = pick_device(cfg.get("device", "auto"))
+    job = distributed.setup(pick_device(cfg.get("device", "auto")))
+    device = job.device
     arch = arch_config(cfg)
     resume = (run_dir / "optim.safetensors").is_file() and cfg.get("resume", True)
     if resume:
@@ -221,7 +268,8 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         if diff:
             raise ValueError(f"{run_dir}: cannot resume, architecture differs from the saved "
                              f"checkpoint: {diff}; use a new run_dir")
-    write_json(run_dir / "config.json", {**cfg, "argv": sys.argv})
+    if job.main:
+        write_json(run_dir / "config.json", {**cfg, "argv": sys.argv, "world_size": job.world})
 
     model = build_inverter(arch, backbone).to(device)
     tok = model.tokenizer
@@ -246,39 +294,49 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         if cfg.get("init_from") and not resume else None
     own_frac = float(cfg.get("own_hyp_frac") or 0.0)
     if own_frac > 0:
-        for name, ts in (("train", train_set), ("val", val_set)):
-            own_hypotheses(run_dir / f"hypotheses-{name}", model, ts, arch, cfg, init_file, resume)
-    print(f"[invert-train] {len(train_set)} train texts, {len(val_set)} held-out, "
-          f"{sum(p.numel() for p in params) / 1e6:.2f}M trainable, starting at step {step}",
-          flush=True)
+        # rank 0 generates and caches them; the others then load that cache
+        for writer in (True, False):
+            if job.main == writer:
+                for name, ts in (("train", train_set), ("val", val_set)):
+                    own_hypotheses(run_dir / f"hypotheses-{name}", model, ts, arch, cfg,
+                                   init_file, resume)
+            distributed.barrier(job)
+    # hypothesiser steps leave the e_hat / diff input layers unused
+    net = distributed.wrap(job, model, find_unused_parameters=True)
+    say = print if job.main else (lambda *a, **k: None)
+    say(f"[invert-train] {len(train_set)} train texts, {len(val_set)} held-out, "
+        f"{sum(p.numel() for p in params) / 1e6:.2f}M trainable, starting at step {step}"
+        f"{f', {job.world} processes' if job.world > 1 else ''}", flush=True)
 
     meta = {"train_texts": len(train_set), "seed": cfg["seed"], "command": " ".join(sys.argv),
-            "best_val_loss": best}
-    bs = int(cfg["batch_size"])
-    lengths = [len(x) for x in train_set.ids]
-    epoch_batches: list = []
-    epoch = -1
+            "best_val_loss": best, "world_size": job.world}
+    seed, bs, max_steps = int(cfg["seed"]), int(cfg["batch_size"]), int(cfg["max_steps"])
+    # Each step kind draws from its own stream of batches; the n-th batch of a stream is a pure
+    # function of (seed, n), so a resumed run continues with the batches it would have seen.
+    kinds = step_kinds(seed, cfg.get("corrector_frac", 0.0), max_steps)
+    corr_before = np.concatenate([[0], np.cumsum(kinds)])
+    per_epoch = max(1, len(train_set) // bs)
+    streams: dict[bool, tuple] = {}                 # kind -> (epoch, batches, plan)
     t0, seen, last_save = time.time(), 0, time.time()
-    log = open(run_dir / "log.jsonl", "a")
+    log = open(run_dir / "log.jsonl", "a") if job.main else None
     from tqdm import tqdm
 
-    bar = tqdm(total=cfg["max_steps"], initial=step, disable=not cfg.get("progress", True),
-               dynamic_ncols=True)
+    bar = tqdm(total=max_steps, initial=step, dynamic_ncols=True,
+               disable=not (cfg.get("progress", True) and job.main))
     model.train()
-    while step < cfg["max_steps"]:
-        # the batch order is a pure function of (seed, epoch), so resume lands on the same batch
-        e_idx, b_idx = divmod(step, max(1, len(train_set) // bs))
-        if e_idx != epoch:
-            epoch = e_idx
-            epoch_batches = length_bucketed_batches(lengths, bs,
-                                                    np.random.default_rng([cfg["seed"], epoch]))
-        rows = epoch_batches[b_idx % len(epoch_batches)]
-        rng = np.random.default_rng([cfg["seed"], step])
-        corrector = rng.random() < cfg.get("corrector_frac", 0.0)
-        batch = make_batch(train_set, rows, corrector, rng, device, own_frac)
+    while step < max_steps:
+        corrector = bool(kinds[step])
+        n_kind = int(corr_before[step]) if corrector else step - int(corr_before[step])
+        epoch, b_idx = divmod(n_kind, per_epoch)
+        if streams.get(corrector, (None,))[0] != epoch:
+            streams[corrector] = (epoch, *epoch_batches(train_set, corrector, epoch, seed, bs,
+                                                        own_frac, job.world))
+        _, batches, plan = streams[corrector]
+        rows = batches[b_idx % len(batches)]
+        batch = make_batch(train_set, shard(job, rows), plan, device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
-        loss = model.loss(**batch)
+        loss = net(**batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.get("grad_clip", 1.0))
         opt.step()
@@ -289,40 +347,49 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", kind="corr" if corrector else "hyp",
                         tps=f"{rate:.1f}")
-        if step % cfg.get("log_every", 10) == 0:
+        if log and step % cfg.get("log_every", 10) == 0:
             log.write(json.dumps({"step": step, "loss": loss.item(), "corrector": corrector,
                                   "texts_per_s": rate, "lr": lr_at(step, cfg),
                                   "time": time.time()}) + "\n")
             log.flush()
-        is_eval = step % cfg["eval_every"] == 0 or step == cfg["max_steps"]
-        out_of_time = (time.time() - t0) / 60 > cfg.get("max_minutes", float("inf"))
+        is_eval = step % cfg["eval_every"] == 0 or step == max_steps
+        # wall-clock decisions are rank 0's, so every process stops and saves at the same step
+        out_of_time, save_due = distributed.agree(job, [
+            (time.time() - t0) / 60 > cfg.get("max_minutes", float("inf")),
+            (time.time() - last_save) / 60 > cfg.get("save_minutes", 10)])
         if is_eval or out_of_time:
-            vl = heldout_loss(model, val_set, bs, device)
-            vc = heldout_loss(model, val_set, bs, device, corrector=True, own_frac=own_frac)
+            vl = heldout_loss(model, val_set, bs, device, job=job)
+            vc = heldout_loss(model, val_set, bs, device, corrector=True, own_frac=own_frac,
+                              job=job)
             improved = vl < best
             best = min(best, vl)
             meta["best_val_loss"] = best
-            rec = {"step": step, "val_loss": vl, "val_corrector_loss": vc, "texts_per_s": rate}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print(f"\n[invert-train] step {step}: held-out loss {vl:.3f} (corrector {vc:.3f}), "
-                  f"{rate:.1f} texts/s", flush=True)
-            save_checkpoint(run_dir, model, opt, step, meta, best=improved)
-            try:
-                plot_log(run_dir)
-            except Exception as exc:  # a figure is not worth a training run
-                print(f"[invert-train] curves.png not drawn: {exc!r}", flush=True)
+            if job.main:
+                rec = {"step": step, "val_loss": vl, "val_corrector_loss": vc, "texts_per_s": rate}
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                print(f"\n[invert-train] step {step}: held-out loss {vl:.3f} (corrector "
+                      f"{vc:.3f}), {rate:.1f} texts/s", flush=True)
+                save_checkpoint(run_dir, model, opt, step, meta, best=improved)
+                try:
+                    plot_log(run_dir)
+                except Exception as exc:  # a figure is not worth a training run
+                    print(f"[invert-train] curves.png not drawn: {exc!r}", flush=True)
             last_save = time.time()
-        elif (time.time() - last_save) / 60 > cfg.get("save_minutes", 10):
-            save_checkpoint(run_dir, model, opt, step, meta)
+        elif save_due:
+            if job.main:
+                save_checkpoint(run_dir, model, opt, step, meta)
             last_save = time.time()
         if out_of_time:
-            print(f"[invert-train] max_minutes={cfg['max_minutes']} reached at step {step}",
-                  flush=True)
+            say(f"[invert-train] max_minutes={cfg['max_minutes']} reached at step {step}",
+                flush=True)
             break
     bar.close()
-    log.close()
-    save_checkpoint(run_dir, model, opt, step, meta)
+    if job.main:
+        log.close()
+        save_checkpoint(run_dir, model, opt, step, meta)
+    distributed.barrier(job)        # no rank leaves before the last checkpoint is written
+    distributed.teardown(job)
     return run_dir
 
 

