@@ -272,6 +272,10 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         write_json(run_dir / "config.json", {**cfg, "argv": sys.argv, "world_size": job.world})
 
     model = build_inverter(arch, backbone).to(device)
+    attention = cfg.get("attention") or "auto"
+    if attention == "auto":
+        attention = "sdpa" if device.startswith("cuda") else "eager"
+    model.set_attention(attention)
     tok = model.tokenizer
     if train_set is None:
         train_set = build_textset(tok, cfg["sources"], arch.embedder, arch.max_tokens,
