@@ -99,6 +99,34 @@ def test_audit_resumes_after_a_kill(audited):
         run({**cfg, "invert_steps": 1})
 
 
+def test_out_dir_written_before_the_temperature_key(tmp_path):
+    """An audit directory from before ``invert_temperature`` existed resumes when the temperature
+    cannot change its results (beam 1: greedy) or equals what it used (1.0); otherwise refused."""
+    from vec2vec.audit import RESULT_KEYS, check_out_dir
+    from vec2vec.io import file_sha256, read_json, write_json
+
+    leaked = tmp_path / "leaked.npy"
+    np.save(leaked, np.ones((3, 4), np.float32))
+    cfg = {k: None for k in RESULT_KEYS} | {"leaked": str(leaked), "truth": None,
+                                             "invert_beam": 1, "invert_temperature": 0.7}
+    out = tmp_path / "audit"
+    out.mkdir()
+
+    def old_key(beam: int) -> None:
+        key = {k: cfg.get(k) for k in RESULT_KEYS if k != "invert_temperature"}
+        write_json(out / "key.json", key | {"invert_beam": beam, "truth_sha256": None,
+                                            "leaked_sha256": file_sha256(leaked)})
+
+    old_key(1)
+    check_out_dir(cfg, out)                                      # greedy: resumes
+    assert read_json(out / "key.json")["invert_temperature"] is None
+    old_key(4)
+    check_out_dir({**cfg, "invert_beam": 4, "invert_temperature": 1.0}, out)   # same sampling
+    old_key(4)
+    with pytest.raises(ValueError, match="other inputs \\(invert_temperature\\)"):
+        check_out_dir({**cfg, "invert_beam": 4}, out)
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -274,18 +274,32 @@ RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "
                "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked")
 
 
+# keys added to RESULT_KEYS after audits were first written, with the value an older key.json
+# implied: proposals were sampled at temperature 1.0 before the knob existed
+KEYS_ADDED = {"invert_temperature": 1.0}
+
+
+def _comparable_key(key: dict) -> dict:
+    """``key`` with keys it predates filled in, and the temperature blanked where it is unused
+    (beam 1 inverts greedily), so only differences that change the results count."""
+    key = {**KEYS_ADDED, **key}
+    if int(key.get("invert_beam") or 1) <= 1:
+        key["invert_temperature"] = None
+    return key
+
+
 def check_out_dir(cfg: dict, out: Path) -> None:
     """Resume only what was made with the same inputs: ``out/key.json`` records the result-relevant
     arguments and the content hashes of the leaked and truth files. A mismatch is refused (with the
     differing keys named) unless ``overwrite=true``, which empties ``out`` first."""
     import shutil
 
-    key = {k: cfg.get(k) for k in RESULT_KEYS}
+    key = _comparable_key({k: cfg.get(k) for k in RESULT_KEYS})
     key["leaked_sha256"] = file_sha256(cfg["leaked"])
     key["truth_sha256"] = file_sha256(cfg["truth"]) if cfg.get("truth") else None
     path = out / "key.json"
     if path.is_file():
-        old = read_json(path)
+        old = _comparable_key(read_json(path))
         diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
         if diff and not cfg.get("overwrite"):
             raise ValueError(f"out={out} holds an audit made with other inputs ({', '.join(diff)}); "
