@@ -1,15 +1,21 @@
-"""Training throughput (texts/s) of the inverter: the probe's recipe vs the engineered one.
+"""Training throughput (texts/s) of the inverter: the probe's recipe vs each engineering step.
 
-    python experiments/bench_invert_speed.py steps=4 batch=32 threads=1
+    python experiments/bench_invert_speed.py steps=4 batch=32 threads=2
 
-Variants, each a training step (forward + backward + AdamW) on real gcide definitions:
-  probe      fp32 weights under bf16 autocast, logits at every position, random batches, k=16
-  bf16       bf16 weights (no autocast casts), otherwise as probe
-  +text-only + logits only at text positions (hand-applied head on a contiguous slice)
-  +bucketing + length-bucketed batches (less padding)
-  +k=8       + 8 pseudo-tokens instead of 16 (the shipped configuration)
+Every variant trains on the same real gcide definitions, alternating hypothesiser and corrector
+steps as the shipped recipe does (corrector_frac 0.5; the corrector's hypotheses are the same
+nearest-neighbour texts in every variant). Each adds one change to the one above:
+  probe          fp32 weights under bf16 autocast, logits at every position, random batches, k=16
+  bf16           bf16 weights (no autocast casts)
+  +text-only     logits only at text positions (hand-applied head on a contiguous slice)
+  +bucketing     length-bucketed batches by target length (less padding)
+  +k=8           8 pseudo-tokens per vector role instead of 16
+  +row padding   a causal row is one left-padded sequence, corrector batches bucketed by
+                 hypothesis + target length (the layout before padded context and target apart)
+  +eager         eager attention instead of torch's SDPA (the CPU default of invert-train now)
 Steps of the variants are interleaved round-robin so a shared, busy CPU slows them alike.
-Writes experiments/results/bench_invert_speed.json and prints a table.
+Writes experiments/results/bench_invert_speed.json and prints a table. The whole-run figure
+(data parallel over two processes with torchrun) is in the run's log.jsonl; see the README.
 """
 from __future__ import annotations
 
@@ -25,84 +31,116 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inversion.backbone import load_backbone  # noqa: E402
-from inversion.data import length_bucketed_batches  # noqa: E402
+from inversion.data import build_textset, length_bucketed_batches  # noqa: E402
 from inversion.model import InverterConfig, build_inverter  # noqa: E402
-from vec2vec.corpora import get_texts  # noqa: E402
+from inversion.train import corrector_plan, epoch_batches, make_batch  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 
-DEFAULTS = dict(steps=4, batch=32, threads=1, seed=0, out="experiments/results/bench_invert_speed.json")
+DEFAULTS = dict(steps=4, batch=32, threads=2, seed=0, n=4000,
+                out="experiments/results/bench_invert_speed.json")
+
+# name: (weights dtype, autocast, loss layout, batching, k, attention)
+VARIANTS = {
+    "probe (fp32+autocast, full logits, k=16)": ("float32", True, "full", "random", 16, "sdpa"),
+    "bf16 weights": ("bfloat16", False, "full", "random", 16, "sdpa"),
+    "+ text-only logits": ("bfloat16", False, "split", "random", 16, "sdpa"),
+    "+ length bucketing": ("bfloat16", False, "split", "target", 16, "sdpa"),
+    "+ k=8": ("bfloat16", False, "split", "target", 8, "sdpa"),
+    "+ row padding, corrector bucketing": ("bfloat16", False, "rows", "context", 8, "sdpa"),
+    "+ eager attention (now)": ("bfloat16", False, "rows", "context", 8, "eager"),
+}
 
 
-def full_logits_loss(model, e, ids):
-    """The probe's loss: the LM head over every position, then slice the text positions."""
-    ctx, cmask = model.context(e)
-    labels = model.pad_targets(ids)
+def split_layout_loss(model, batch: dict, full_logits: bool) -> torch.Tensor:
+    """The loss as computed before rows were padded whole: the context left-padded, the target
+    right-padded after it (so a batch pads to the longest context plus the longest target);
+    ``full_logits`` applies the LM head at every position (the probe) instead of the text ones."""
+    ctx, cmask = model.context(batch["e"], batch.get("e_hat"), batch.get("hyp_ids"))
+    labels = model.pad_targets(batch["target_ids"])
     T = labels.shape[1]
     tgt_in = labels[:, :-1].clamp(min=0)
     x = torch.cat([ctx, model._embed_tokens(tgt_in).to(ctx.dtype)], 1)
     mask = torch.cat([cmask, (labels[:, :-1] >= 0).long()], 1)
     pos = (mask.cumsum(1) - 1).clamp(min=0)
-    logits = model.lm(inputs_embeds=x, attention_mask=mask, position_ids=pos).logits[:, -T:]
+    if full_logits:
+        logits = model.lm(inputs_embeds=x, attention_mask=mask, position_ids=pos).logits[:, -T:]
+    else:
+        causal = model.lm.get_base_model()
+        h = causal.base_model(inputs_embeds=x, attention_mask=mask, position_ids=pos,
+                              use_cache=False).last_hidden_state
+        logits = causal.get_output_embeddings()(h[:, -T:].reshape(-1, h.shape[-1]).contiguous())
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
                            ignore_index=-100)
+
+
+def variant_batches(ts, plan, batching: str, cfg: dict) -> dict[bool, list[np.ndarray]]:
+    """Row batches of each step kind (False: hypothesiser, True: corrector) for one variant."""
+    rng = np.random.default_rng(cfg["seed"])
+    if batching == "context":
+        return {c: epoch_batches(ts, c, 0, cfg["seed"], cfg["batch"])[0] for c in (False, True)}
+    if batching == "target":
+        bl = length_bucketed_batches([len(x) for x in ts.ids], cfg["batch"], rng)
+    else:
+        perm = rng.permutation(len(ts))
+        bl = [perm[i:i + cfg["batch"]] for i in range(0, len(perm), cfg["batch"])]
+    return {False: bl[0::2], True: bl[1::2]}
 
 
 def main(argv):
     cfg = dict(DEFAULTS)
     for a in argv:
         k, _, v = a.partition("=")
+        if k not in DEFAULTS:
+            raise SystemExit(f"unknown key {k!r}; keys: {', '.join(DEFAULTS)}")
         cfg[k] = type(DEFAULTS[k])(v)
     torch.set_num_threads(cfg["threads"])
-    texts = get_texts("gcide-definitions", "a", limit=4000)
-    variants = {  # name: (dtype, autocast, text-only logits, bucketing, k)
-        "probe (fp32+autocast, full logits, k=16)": ("float32", True, False, False, 16),
-        "bf16 weights": ("bfloat16", False, False, False, 16),
-        "+ text-only logits": ("bfloat16", False, True, False, 16),
-        "+ length bucketing": ("bfloat16", False, True, True, 16),
-        "+ k=8 (shipped)": ("bfloat16", False, True, True, 8),
-    }
-    models, batches = {}, {}
-    for name, (dt, ac, text_only, bucket, k) in variants.items():
+    runs = {}
+    ts = None
+    for name, (dt, ac, layout, batching, k, attn) in VARIANTS.items():
         torch.manual_seed(cfg["seed"])
         m = build_inverter(InverterConfig(dtype=dt, num_prefix=k), load_backbone(dtype=dt))
+        m.set_attention(attn)
         m.train()
-        ids = [x for x in m.tokenizer(texts, add_special_tokens=False).input_ids if len(x) <= 32]
-        rng = np.random.default_rng(cfg["seed"])
-        if bucket:
-            bl = length_bucketed_batches([len(x) for x in ids], cfg["batch"], rng)
-        else:
-            perm = rng.permutation(len(ids))
-            bl = [perm[i:i + cfg["batch"]] for i in range(0, len(perm), cfg["batch"])]
+        if ts is None:
+            ts = build_textset(m.tokenizer, [{"corpus": "gcide-definitions", "split": "a",
+                                              "limit": cfg["n"]}], "minilm", 32)
+        # the corrector's hypothesis per row: one draw shared by the earlier variants; the
+        # row-padded ones bucket by it, so theirs comes from epoch_batches (same distribution)
+        plan = epoch_batches(ts, True, 0, cfg["seed"], cfg["batch"])[1] \
+            if batching == "context" else corrector_plan(ts, np.random.default_rng(cfg["seed"]))
         opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-4)
-        models[name] = (m, opt, ac, text_only)
-        batches[name] = [[ids[i] for i in b] for b in bl]
-    times = {n: [] for n in variants}
-    ntexts = {n: 0 for n in variants}
-    for s in range(cfg["steps"] + 1):          # step 0 is warm-up, not timed
-        for name, (m, opt, ac, text_only) in models.items():
-            b = batches[name][s]
-            e = torch.randn(len(b), 384)
-            e = e / e.norm(dim=1, keepdim=True)
+        runs[name] = dict(model=m, opt=opt, ac=ac, layout=layout, plan=plan,
+                          batches=variant_batches(ts, plan, batching, cfg))
+    times = {n: [] for n in VARIANTS}
+    ntexts = {n: 0 for n in VARIANTS}
+    for s in range(2 * (cfg["steps"] + 1)):       # the first pair is warm-up, not timed
+        corrector = bool(s % 2)
+        for name, r in runs.items():
+            rows = r["batches"][corrector][s // 2]
+            batch = make_batch(ts, rows, r["plan"] if corrector else None, "cpu")
+            m = r["model"]
             t = time.time()
-            amp = torch.autocast("cpu", dtype=torch.bfloat16) if ac else contextlib.nullcontext()
+            amp = torch.autocast("cpu", dtype=torch.bfloat16) if r["ac"] else contextlib.nullcontext()
             with amp:
-                loss = m.loss(e, b) if text_only else full_logits_loss(m, e, b)
+                loss = m.loss(**batch) if r["layout"] == "rows" else \
+                    split_layout_loss(m, batch, full_logits=r["layout"] == "full")
             loss.backward()
-            opt.step()
-            opt.zero_grad()
-            if s:
+            r["opt"].step()
+            r["opt"].zero_grad()
+            if s >= 2:
                 times[name].append(time.time() - t)
-                ntexts[name] += len(b)
-    rows = []
+                ntexts[name] += len(rows)
+    rows_out = []
     base = None
-    print("| variant | texts/s | s/step | speed-up |\n|---|---|---|---|")
-    for name in variants:
+    print(f"| variant | texts/s ({cfg['threads']} threads) | s/step | speed-up |\n|---|---|---|---|")
+    for name in VARIANTS:
         tps = ntexts[name] / sum(times[name])
         base = base or tps
-        rows.append({"variant": name, "texts_per_s": tps,
-                     "s_per_step": float(np.mean(times[name])), "speedup": tps / base})
+        rows_out.append({"variant": name, "texts_per_s": tps,
+                         "s_per_step": float(np.mean(times[name])), "speedup": tps / base})
         print(f"| {name} | {tps:.2f} | {np.mean(times[name]):.2f} | {tps / base:.2f}x |")
-    write_json(cfg["out"], {"config": cfg, "rows": rows})
+    write_json(cfg["out"], {"config": cfg, "rows": rows_out,
+                            "steps": "hypothesiser and corrector steps alternate"})
     return 0
 
 

@@ -4,6 +4,11 @@ nanoGPT-style: one loop, AdamW with linear warm-up and cosine decay, held-out lo
 ``eval_every`` steps, atomic checkpoints every ``save_minutes`` minutes (and at the end), resume from
 ``run_dir`` when a checkpoint is there. Each step is either a hypothesiser batch (context: e) or,
 with probability ``corrector_frac``, a corrector batch (context: e, e_hat, e - e_hat, hypothesis).
+Several processes train data-parallel when launched by ``torchrun`` (``vec2vec/distributed.py``):
+
+    torchrun --standalone --nproc_per_node=2 -m vec2vec.cli invert-train threads=1 run_dir=DIR ...
+
+On this 2-core CPU that ran 25 texts/s against 21 for one process on two threads.
 
 Run directory::
 
