@@ -65,7 +65,7 @@ def split_layout_loss(model, batch: dict, full_logits: bool) -> torch.Tensor:
     if full_logits:
         logits = model.lm(inputs_embeds=x, attention_mask=mask, position_ids=pos).logits[:, -T:]
     else:
-        causal = model.lm.get_base_model()
+        causal = model.base_lm
         h = causal.base_model(inputs_embeds=x, attention_mask=mask, position_ids=pos,
                               use_cache=False).last_hidden_state
         logits = causal.get_output_embeddings()(h[:, -T:].reshape(-1, h.shape[-1]).contiguous())

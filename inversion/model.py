@@ -143,8 +143,12 @@ class Inverter(nn.Module):
         Why: on CPU, for the short sequences trained here (<= ~90 tokens), eager attention
         (matmul + softmax) made a training step 1.4x faster than torch's SDPA, whose CPU flash
         backward took 20% of the step (measured, 2 threads); on GPUs SDPA is the fast one."""
-        causal = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
-        causal.set_attn_implementation(implementation)
+        self.base_lm.set_attn_implementation(implementation)
+
+    @property
+    def base_lm(self) -> nn.Module:
+        """The backbone LM itself, without the LoRA (peft) wrapper when there is one."""
+        return self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
 
     @property
     def device(self) -> torch.device:
@@ -217,7 +221,7 @@ class Inverter(nn.Module):
         # Logits only where text is predicted: the last T positions (BOS ... last text token).
         # The head is applied by hand on a contiguous 2-D slice: HF's logits_to_keep slices a
         # non-contiguous 3-D view, and matmul then copies the 49k x H head once per example.
-        causal = self.lm.get_base_model() if hasattr(self.lm, "get_base_model") else self.lm
+        causal = self.base_lm
         h = causal.base_model(inputs_embeds=x, attention_mask=mask, position_ids=pos,
                               use_cache=False).last_hidden_state
         # only positions with a label: in a corrector batch bucketed by context + text length the

@@ -191,6 +191,12 @@ def corrector_plan(ts: TextSet, rng: np.random.Generator, own_frac: float = 0.0
     return own, idx
 
 
+def planned_hypothesis_ids(ts: TextSet, plan: tuple[np.ndarray, np.ndarray], rows
+                           ) -> list[list[int]]:
+    """Token ids of the hypotheses that ``plan`` (:func:`corrector_plan`) gives ``rows``."""
+    return [ts.hyp_ids[j] if own else ts.ids[j] for own, j in zip(plan[0][rows], plan[1][rows])]
+
+
 def make_batch(ts: TextSet, rows: np.ndarray, plan: tuple[np.ndarray, np.ndarray] | None,
                device: str) -> dict:
     """Tensors for one step over ``rows`` of ``ts``: a hypothesiser batch, or with ``plan``
@@ -198,9 +204,9 @@ def make_batch(ts: TextSet, rows: np.ndarray, plan: tuple[np.ndarray, np.ndarray
     e = torch.from_numpy(ts.vectors[rows]).to(device)
     batch = {"e": e, "target_ids": [ts.ids[i] for i in rows]}
     if plan is not None:
-        pairs = list(zip(plan[0][rows], plan[1][rows]))
-        batch["hyp_ids"] = [ts.hyp_ids[j] if own else ts.ids[j] for own, j in pairs]
-        e_hat = np.stack([ts.hyp_vectors[j] if own else ts.vectors[j] for own, j in pairs])
+        batch["hyp_ids"] = planned_hypothesis_ids(ts, plan, rows)
+        e_hat = np.stack([ts.hyp_vectors[j] if own else ts.vectors[j]
+                          for own, j in zip(plan[0][rows], plan[1][rows])])
         batch["e_hat"] = torch.from_numpy(np.ascontiguousarray(e_hat, np.float32)).to(device)
     return batch
 
@@ -224,7 +230,7 @@ def epoch_batches(ts: TextSet, corrector: bool, epoch: int, seed: int, batch_siz
     plan = corrector_plan(ts, rng, own_frac) if corrector else None
     lengths = np.array([len(x) for x in ts.ids])
     if plan is not None:
-        lengths += np.array([len(ts.hyp_ids[j]) if own else len(ts.ids[j]) for own, j in zip(*plan)])
+        lengths += np.array([len(x) for x in planned_hypothesis_ids(ts, plan, np.arange(len(ts)))])
     batches = [b for b in length_bucketed_batches(lengths.tolist(), batch_size, rng)
                if len(b) >= min_rows]
     return batches, plan
