@@ -10,6 +10,11 @@ oracles (fitted out of fold on the paired eval split) and the ratio to the bette
 (target: >= 0.8). One fit serves both directions of an unordered pair. ``--small-n NAME=N`` caps
 the rows of an expensive embedder (mpnet embeds at ~29 texts/s on 2 cores).
 
+``--pivots P [P ...]`` also fits the ``pivot`` method through each listed embedder that is not
+in the pair (its vectors: split ``a`` rows after the source's, texts disjoint from both sides)
+and keeps, per pair, the candidate with the best pair-free score
+(``selection.unsupervised_score``); every candidate's score and top-1 are in ``candidates``.
+
 Writes ``experiments/results/pairs.json`` ({"config", "pairs": [...]}) after each pair and prints
 a table.
 The source of each pair is the embedder listed first, fitted on its split ``a``: list mpnet last
@@ -45,11 +50,14 @@ def main(argv=None) -> int:
     ap.add_argument("--n-eval", type=int, default=2048)
     ap.add_argument("--small-n", nargs="*", default=[], help="NAME=N caps for costly embedders")
     ap.add_argument("--method", default="mini-vec2vec")
+    ap.add_argument("--pivots", nargs="*", default=[],
+                    help="pivot embedders: also fit method pivot through each, keep the best by "
+                         "the pair-free score")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "pairs.json"))
     args = ap.parse_args(argv)
     caps = {k: int(v) for k, v in (s.split("=") for s in args.small_n)}
-    n_of = {e: min(args.n, caps.get(e, args.n)) for e in args.embedders}
+    n_of = {e: min(args.n, caps.get(e, args.n)) for e in args.embedders + args.pivots}
     data = {}
 
     def vecs(e: str, split: str) -> np.ndarray:
@@ -65,10 +73,18 @@ def main(argv=None) -> int:
     for src, tgt in itertools.combinations(args.embedders, 2):
         xa, xb = vecs(src, "a"), vecs(tgt, "b")
         ea, eb = vecs(src, "eval"), vecs(tgt, "eval")
-        t0 = time.time()
-        t = get_translator(args.method, seed=args.seed).fit(xa, xb)
-        fit_s = time.time() - t0
-        sel = unsupervised_score(t, xa, xb)
+        fits = {}
+        for name in [args.method] + [f"pivot:{p}" for p in args.pivots if p not in (src, tgt)]:
+            t0 = time.time()
+            if name.startswith("pivot:"):
+                p = name.split(":", 1)[1]
+                xp = embed(p, args.corpus, "a", progress=False, limit=len(xa) + n_of[p])[len(xa):]
+                t = get_translator("pivot", pivot=p, seed=args.seed).fit(xa, xb, xp=xp)
+            else:
+                t = get_translator(args.method, seed=args.seed).fit(xa, xb)
+            fits[name] = (t, time.time() - t0, unsupervised_score(t, xa, xb))
+        chosen = max(fits, key=lambda m: fits[m][2]["score"])
+        t, fit_s, sel = fits[chosen]
         means = centring_means(xa, xb)
         for d, (s_name, t_name) in (("ab", (src, tgt)), ("ba", (tgt, src))):
             x_src, x_tgt = (ea, eb) if d == "ab" else (eb, ea)
@@ -77,22 +93,27 @@ def main(argv=None) -> int:
             orc = {m: all_metrics(oracle_predictions(m, ea, eb, d), x_tgt, mean_t, (1024,))[0]
                    for m in ("procrustes-oracle", "lstsq-oracle")}
             best_oracle = max(o["top1"] for o in orc.values())
-            rec = {"source": s_name, "target": t_name, "method": args.method, "seed": args.seed,
+            cands = {m: {"score": f[2]["score"], "fit_seconds": f[1],
+                         "top1": all_metrics(f[0].translate(x_src, d), x_tgt, mean_t,
+                                             (1024,), hungarian_max_pool=0)[0]["top1"]}
+                     for m, f in fits.items()}
+            rec = {"source": s_name, "target": t_name, "method": chosen, "seed": args.seed,
                    "n_a": len(xa), "n_b": len(xb), "n_eval": len(ea), "fit_seconds": fit_s,
                    "top1": res["top1"], "top5": res["top5"], "cos": res["cos"],
                    "cos_centered": res["cos_centered"], "hungarian": res["hungarian"],
                    "oracle_top1": orc["procrustes-oracle"]["top1"],
                    "lstsq_oracle_top1": orc["lstsq-oracle"]["top1"],
                    "ratio_to_oracle": res["top1"] / max(best_oracle, 1e-9),
-                   "selection_score": sel["score"], "loadavg_1min": os.getloadavg()[0]}
+                   "selection_score": sel["score"], "candidates": cands,
+                   "loadavg_1min": os.getloadavg()[0]}
             record["pairs"].append(rec)
-            print(f"{s_name:>10} -> {t_name:<10} top1@1024 {rec['top1']:.3f}  oracle "
+            print(f"{s_name:>10} -> {t_name:<10} {chosen:<14} top1@1024 {rec['top1']:.3f}  oracle "
                   f"{rec['oracle_top1']:.3f} / lstsq {rec['lstsq_oracle_top1']:.3f}  ratio "
                   f"{rec['ratio_to_oracle']:.2f}  fit {fit_s:.0f}s", flush=True)
         write_json(args.out, record)
-    print(f"\n{'source':>10}    {'target':<10}{'top1':>7}{'oracle':>8}{'ratio':>7}  >=0.8")
+    print(f"\n{'source':>10}    {'target':<10}{'method':<15}{'top1':>7}{'oracle':>8}{'ratio':>7}  >=0.8")
     for r in record["pairs"]:
-        print(f"{r['source']:>10} -> {r['target']:<10}{r['top1']:>7.3f}{max(r['oracle_top1'], r['lstsq_oracle_top1']):>8.3f}"
+        print(f"{r['source']:>10} -> {r['target']:<10}{r['method']:<15}{r['top1']:>7.3f}{max(r['oracle_top1'], r['lstsq_oracle_top1']):>8.3f}"
               f"{r['ratio_to_oracle']:>7.2f}  {'yes' if r['ratio_to_oracle'] >= 0.8 else 'MISS'}")
     print(f"wrote {args.out}")
     return 0

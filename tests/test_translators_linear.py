@@ -246,3 +246,54 @@ def test_subspace_pair_matches_the_full_space_projection(dims):
         src, tgt = _subspace_pair(za, zb, w, axes_a, axes_b, m)
         assert src.shape == (300, m) and tgt.shape == (250, m)
         np.testing.assert_allclose(src @ tgt.T, full, atol=1e-5)
+
+
+def test_pivot_composes_two_legs_through_a_third_space(rotated):
+    """Method pivot on a rotation control: a = minilm, pivot = minilm under rotation q1 (other
+    texts), b = minilm under rotation q (the fixture's). Each leg recovers its rotation and the
+    composed, refined map recovers q (a wrong product order or transpose would be at chance)."""
+    xa, xb, ea, eb = rotated
+    from vec2vec.embed import embed
+
+    q1, _ = np.linalg.qr(np.random.default_rng(5).standard_normal((384, 384)))
+    xp = embed("minilm", "gcide-definitions", "a", limit=2 * N_FIT, progress=False)[N_FIT:]
+    xp = xp @ q1.astype(np.float32)
+    t = get_translator("pivot", pivot="minilm-rotated", seed=0).fit(xa, xb, xp=xp)
+    assert {h["stage"] for h in t.history} == {"a->p", "p->b", "a->b"}
+    assert {"stage": "a->b", "step": "chosen-start", "start": "start-pivot"} in t.history
+    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
+        assert retrieval_metrics(t.translate(src, d), tgt, pool=1024, hungarian=False)["top1"] >= 0.99
+    with pytest.raises(ValueError, match="fit needs xp"):
+        get_translator("pivot").fit(xa, xb)
+    with pytest.raises(ValueError, match="start map 'w'"):
+        get_translator("mini-vec2vec").fit(xa, xb, start_maps={"w": np.eye(10)})
+    with pytest.raises(ValueError, match="no start"):
+        get_translator("mini-vec2vec", n_starts=0, identity_start=False).fit(xa, xb)
+
+
+def test_train_pivot_takes_pivot_texts_after_n_a(tmp_path):
+    """``vec2vec train method=pivot``: the pivot's vectors are split-a rows [n_a, n_a + n_pivot)
+    (texts disjoint from both sides); the run saves a translator that loads and translates."""
+    from vec2vec import rundir
+    from vec2vec.config import compose, to_dict
+    from vec2vec.embed import embed
+    from vec2vec.train import load_pivot_vectors, run
+
+    cfg = to_dict(compose("train", ["method=pivot", "source=minilm", "target=minilm",
+                                    "method.pivot=minilm", "method.n_pivot=1000", "n_a=1000",
+                                    # same embedder on all sides: the identity start alone suffices
+                                    "+method.leg_config={n_starts:0}",
+                                    "+method.refine_config={refine_iters:2,start_iters:2}",
+                                    "n_b=1000", f"run_dir={tmp_path / 'run'}", "progress=false"]))
+    xp = load_pivot_vectors(cfg, "minilm", 1000)
+    np.testing.assert_array_equal(xp, embed("minilm", "gcide-definitions", "a", limit=2000,
+                                            progress=False)[1000:])
+    run(cfg)
+    t = rundir.load_translator(tmp_path / "run")
+    ev = embed("minilm", "gcide-definitions", "eval", limit=N_EVAL, progress=False)
+    assert t.method == "pivot" and t.config["pivot"] == "minilm"
+    assert retrieval_metrics(t.translate(ev, "ab"), ev, pool=1024, hungarian=False)["top1"] >= 0.99
+    with pytest.raises(ValueError, match="needs n_a set"):
+        load_pivot_vectors({**cfg, "n_a": None}, "minilm", 1000)
+    with pytest.raises(ValueError, match="also needs xp"):
+        run(cfg, xa=ev, xb=ev)

@@ -478,9 +478,28 @@ def load_training_data(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return xa, xb
 
 
-def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -> dict:
+def load_pivot_vectors(cfg: dict, pivot: str, n_pivot: int) -> np.ndarray:
+    """Vectors of the ``pivot`` embedder for method ``pivot``: split a, rows [n_a, n_a + n_pivot),
+    texts disjoint from both training sides (split a's first n_a rows and split b)."""
+    from .embed import embed
+
+    if cfg.get("n_a") is None:
+        raise ValueError("method=pivot needs n_a set: its pivot texts are the split-a rows after "
+                         "the first n_a")
+    n_a, n_pivot = int(cfg["n_a"]), int(n_pivot)
+    xp = embed(pivot, corpus=cfg["corpus"], split="a", limit=n_a + n_pivot,
+               seed=int(cfg["data_seed"]), progress=bool(cfg["progress"]))[n_a:]
+    if len(xp) < min(n_pivot, 1000):
+        raise ValueError(f"method=pivot: split a of {cfg['corpus']} has {n_a + len(xp)} texts, "
+                         f"leaving {len(xp)} after n_a={n_a} for the pivot; lower n_a or n_pivot")
+    return xp
+
+
+def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
+        xp: np.ndarray | None = None) -> dict:
     """Train every seed of ``cfg`` (the resolved train config) into ``cfg["run_dir"]``; choose the
-    best seed by the unsupervised score; return the selection record."""
+    best seed by the unsupervised score; return the selection record. ``xp``: pivot vectors for
+    method ``pivot`` (loaded by ``load_pivot_vectors`` when run loads xa and xb itself)."""
     method_cfg = dict(cfg["method"])
     method = method_cfg.pop("name")
     seeds = [int(s) for s in (cfg["seeds"] if cfg.get("seeds") is not None else [cfg["seed"]])]
@@ -488,6 +507,11 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {cfg.get('seeds')}")
     run_dir = Path(cfg["run_dir"])
     from .selection import unsupervised_score  # noqa: F401  (fail now, not after training)
+    if method == "pivot" and xp is None:
+        if xa is not None or xb is not None:
+            raise ValueError("method=pivot with given xa/xb also needs xp (pivot vectors on "
+                             "texts disjoint from both)")
+        xp = load_pivot_vectors(cfg, method_cfg.get("pivot", "minilm"), method_cfg.get("n_pivot", 10000))
     if xa is None or xb is None:
         xa, xb = load_training_data(cfg)
     record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
@@ -521,7 +545,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None) -
                           score_fn=lambda t: _score_value(selection_score(t, xa, xb)))
                 tr.dims = (xa.shape[1], xb.shape[1])
             else:
-                tr.fit(xa, xb)
+                tr.fit(xa, xb, **({"xp": xp} if method == "pivot" else {}))
             seconds = time.time() - t0
             tr.save(tdir)
             write_json(sdir / "done.json", {"seconds": seconds})

@@ -332,7 +332,11 @@ class MiniVec2Vec(LinearTranslator):
     agreed 0.03-0.16, so all four ran. At 30k/side (1 thread) the starts were 385 s of a 407 s
     fit, all four at the same objective (0.41305 +- 1e-5): stopping after two halves it.
     ``identity_start`` True: when both spaces have the same dimension, the identity map is one
-    more start (before the anchor sets), refined and scored like them (``_identity_init``).
+    more start (before the anchor sets), refined and scored like them: right when the two
+    embedders share their coordinates, e.g. one distilled or fine-tuned from the other. minilm ->
+    minilm-l3 (5k/side): identity alone top-1 0.85 (pool 2048), refined 0.97, while the best of
+    4 anchor starts reached 0.62 and the fit 0.69. ``fit(..., start_maps=)`` adds starts of the
+    caller's (the ``pivot`` method's composed map).
     """
 
     def __init__(self, seed: int = 0, n_clusters: int = 20, kmeans_rounds: int = 15,
@@ -351,6 +355,22 @@ class MiniVec2Vec(LinearTranslator):
                          agree_stop=agree_stop, identity_start=identity_start, **config)
         self.history: list[dict] = []
         self.snapshots: list[tuple[str, np.ndarray]] = []  # (step, W) after each stage; not saved
+        self._start_maps: dict[str, np.ndarray] = {}
+
+    def fit(self, xa: np.ndarray, xb: np.ndarray,
+            start_maps: dict[str, np.ndarray] | None = None) -> "MiniVec2Vec":
+        """As ``Translator.fit``. ``start_maps``: extra starts {name: W [d_a, d_b]}, maps between
+        the *centred* unit spaces of xa and xb (as ``w_ab`` is), e.g. a composition of two fitted
+        maps through a third space (``pivot``). They run before the identity and anchor starts
+        and are refined and scored without pairs like them; ``n_starts=0`` keeps only these."""
+        self._start_maps = {}
+        for name, w in (start_maps or {}).items():
+            w = np.asarray(w, dtype=np.float32)
+            if w.shape != (np.shape(xa)[1], np.shape(xb)[1]) or not np.isfinite(w).all():
+                raise ValueError(f"start map {name!r}: expected finite [{np.shape(xa)[1]}, "
+                                 f"{np.shape(xb)[1]}], got {w.shape}")
+            self._start_maps[name] = w
+        return super().fit(xa, xb)
 
     def _fit(self, xa, xb):
         c = self.config
@@ -374,12 +394,18 @@ class MiniVec2Vec(LinearTranslator):
         # several independent starts (anchor sets), each refined, scored without pairs; the best
         # continues. Anchors from independent k-means clusterings are often partly wrong, and a
         # start then settles in a wrong local optimum of the kNN-mean objective.
-        inits = [("start-identity", None)] if c["identity_start"] and self.dims[0] == self.dims[1] else []
+        inits: list[tuple[str, object]] = [(f"start-{k}", w) for k, w in self._start_maps.items()]
+        if c["identity_start"] and self.dims[0] == self.dims[1]:
+            inits.append(("start-identity", np.eye(self.dims[0], dtype=np.float32)))
         inits += [(f"start{st}", seed * 1009 + st) for st in range(int(c["n_starts"]))]
+        if not inits:
+            raise ValueError("mini-vec2vec has no start: n_starts=0 needs start_maps or "
+                             "identity_start with equal dimensions")
         self.history, starts = [], []
-        for name, s_seed in inits:
-            w0, snaps, info = (self._identity_init(za_r) if s_seed is None
-                               else self._anchor_init(za_s, zb_s, za_r, zb_r, s_seed))
+        for name, init in inits:
+            w0, snaps, info = ((init.copy(), [(name, init.copy())], {})
+                               if isinstance(init, np.ndarray)
+                               else self._anchor_init(za_s, zb_s, za_r, zb_r, init))
             starts.append(self._refine_start(za_r, zb_r, w0, sched[:n_start_iters], snaps, info))
             agree = max((map_agreement(starts[-1][1], x[1]) for x in starts[:-1]), default=0.0)
             self.history.append({"step": name, **starts[-1][3], "agreement": agree,
@@ -411,15 +437,6 @@ class MiniVec2Vec(LinearTranslator):
         w = procrustes(za_r, pseudo_pairs(za_r, zb_r, anchors_a, anchors_b, min(c["rel_topk"], len(zb_r))))
         snaps = [("anchors", procrustes(anchors_a, anchors_b)), ("pseudo-pairs", w.copy())]
         return w, snaps, {"qap_objective_mean": float(np.mean(qap))}
-
-    @staticmethod
-    def _identity_init(za: np.ndarray) -> tuple:
-        """The identity map as a start (equal dims): right when the two embedders share their
-        coordinates, e.g. one distilled or fine-tuned from the other. minilm -> minilm-l3
-        (5k/side): identity alone top-1 0.85 (pool 2048), refined 0.97, while the best of 4
-        anchor starts reached 0.62 and the fit 0.69. Returns (W, snapshots, info)."""
-        w = np.eye(za.shape[1], dtype=np.float32)
-        return w, [("identity", w.copy())], {}
 
     def _refine_start(self, za_r, zb_r, w: np.ndarray, sched: list, snaps: list, info: dict) -> tuple:
         """Refine one start W by the kNN-mean steps ``sched`` on (za_r, zb_r). Returns (score,
