@@ -186,3 +186,69 @@ def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
                  f"output={tmp_path / 'x.npy'}", "direction=ab"]) == 1
     assert "dimension 50" in capsys.readouterr().err
     assert main(["train", "--help"]) == 0 and "seeds" in capsys.readouterr().out
+
+
+DDP_ARGS = ["method=vec2vec", "source=minilm", "target=glove-50", "n_a=600", "n_b=600",
+            "progress=false", "method.warm_start=null", "method.steps=12", "method.width=32",
+            "method.batch_size=64", "method.pseudo_pool=128", "method.pseudo_refresh=5",
+            "method.threads=1", "method.w_gan=1.0", "method.w_latent_gan=1.0", "method.lr_g=3e-3",
+            "method.warmup_steps=2", "method.log_every=1",
+            # VSP compares pairs within a rank's half of the batch: off, so that the 2-process
+            # run must reproduce the 1-process one (the other losses are per-row means)
+            "method.w_vsp=0", "method.w_cycle_vsp=0", "method.eval_every=4", "ckpt_every=4"]
+
+
+def _ddp_train_worker(rank: int, world: int, port: int, run_dir: str) -> None:
+    """One process of a 2-process CPU job, as torchrun starts it: `vec2vec train` (train.run)."""
+    from vec2vec.config import compose, to_dict
+    from vec2vec.train import run
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    sel = run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}"])))
+    assert (sel == {}) == (rank != 0)       # rank 0 alone reports
+    run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}-vsp", "method.w_vsp=1"])))
+
+
+def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
+    """`torchrun ... train method=vec2vec` on CPU (gloo, 2 processes): each rank takes half of
+    the global batch and DDP averages the gradients, so with per-row losses the run ends at the
+    1-process weights (up to float summation order); rank 0 alone writes the run."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from vec2vec import rundir
+    from vec2vec.config import compose, to_dict
+    from vec2vec.io import load_safetensors
+    from vec2vec.train import run
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_ddp_train_worker, args=(2, port, str(tmp_path / "ddp")), nprocs=2, join=True)
+    run(to_dict(compose("train", DDP_ARGS + [f"run_dir={tmp_path / 'one'}"])))
+    w_ddp, w_one = (load_safetensors(tmp_path / d / "translator/weights.safetensors")
+                    for d in ("ddp", "one"))
+    assert w_ddp.keys() == w_one.keys()
+    for k in w_one:
+        torch.testing.assert_close(w_ddp[k], w_one[k], atol=2e-4, rtol=1e-3, msg=k)
+    state = json.loads((tmp_path / "ddp/seeds/0/checkpoint/state.json").read_text())
+    assert state["step"] == 12
+    one = json.loads((tmp_path / "one/seeds/0/checkpoint/state.json").read_text())
+    # the logged losses are the global batch's: the same as one process's
+    for h_ddp, h_one in zip(state["history"], one["history"]):
+        for k in ("rec", "cycle", "pseudo", "gan", "disc"):
+            if k in h_one:
+                assert h_ddp[k] == pytest.approx(h_one[k], rel=1e-3, abs=1e-5), (h_one["step"], k)
+    assert sum("score" in h for h in state["history"]) == 4       # steps 0, 4, 8, 12
+    assert rundir.read_config(tmp_path / "ddp")["method"] == "vec2vec"
+    # training moved: the equalities above are not those of an untrained network
+    logged = [h for h in one["history"] if "rec" in h]
+    assert len(logged) == 12 and logged[-1]["total"] < logged[0]["total"] - 0.05
+    # with VSP (pairs within a rank's half) the 2-process run differs: the batch was split
+    run(to_dict(compose("train", DDP_ARGS + [f"run_dir={tmp_path / 'one-vsp'}", "method.w_vsp=1"])))
+    v_ddp, v_one = (load_safetensors(tmp_path / d / "translator/weights.safetensors")
+                    for d in ("ddp-vsp", "one-vsp"))
+    assert max(float((v_ddp[k] - v_one[k]).abs().max()) for k in v_one) > 1e-3

@@ -14,6 +14,18 @@ Checkpoints (``run_dir/checkpoint/``: ``state.safetensors`` + ``state.json``) ho
 both optimisers, every RNG state, the pseudo pairs and the loss history, and are replaced
 atomically, so ``resume=true`` after a kill continues bit-for-bit where the last checkpoint was
 taken and ends at the same numbers as an uninterrupted run (CPU, same seed, same thread count).
+
+Several processes train data-parallel when launched by ``torchrun`` (``vec2vec/distributed.py``;
+gloo on CPU, nccl + one GPU per process)::
+
+    torchrun --standalone --nproc_per_node=2 -m vec2vec.cli train method=vec2vec threads=1 ...
+
+Every rank draws the same global batch (same seeded generator) and takes every world-th row of it;
+``DistributedDataParallel`` averages the gradients, so per-row losses (reconstruction, cycle,
+pseudo-pairs, adversarial) get the single-process gradient of the global batch, while VSP compares
+pairs within a rank's half only. Rank 0 alone fits the warm start (DDP copies its weights to the
+others when it wraps the networks), scores checkpoints (its score is broadcast so every rank keeps
+the same best state) and writes files.
 """
 from __future__ import annotations
 
@@ -28,7 +40,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import rundir
+from . import distributed, rundir
 from .io import load_safetensors, read_json, replace_dir, save_safetensors, write_json
 from .losses import cosine_loss, lsgan_d_loss, lsgan_g_loss, r1_penalty, vsp_loss
 from .runtime import autocast, cpu_threads, pick_device, set_seed
@@ -130,6 +142,22 @@ def generator_losses(net, discs, xa: torch.Tensor, xb: torch.Tensor, pseudo: tup
         out["pseudo"] = (cosine_loss(net.translate_centered(a_src, "a", "b"), b_tgt)
                          + cosine_loss(net.translate_centered(b_src, "b", "a"), a_tgt))
     return out
+
+
+class GanLosses(torch.nn.Module):
+    """Both losses of a step as one module's ``forward``: DistributedDataParallel syncs the
+    gradients of what runs inside ``forward``, so it wraps generator and discriminators together.
+    ``forward("g", xa, xb, pseudo)`` -> dict of generator terms; ``forward("d", xa, xb)`` -> the
+    discriminator loss."""
+
+    def __init__(self, net, discs, cfg: dict):
+        super().__init__()
+        self.net, self.discs, self.cfg = net, discs, cfg
+
+    def forward(self, kind: str, xa: torch.Tensor, xb: torch.Tensor, pseudo: tuple | None = None):
+        if kind == "d":
+            return discriminator_loss(self.net, self.discs, xa, xb, self.cfg)
+        return generator_losses(self.net, self.discs, xa, xb, pseudo, self.cfg)
 
 
 def discriminator_loss(net, discs, xa: torch.Tensor, xb: torch.Tensor, cfg: dict) -> torch.Tensor:
@@ -246,12 +274,13 @@ def load_checkpoint(path: Path, st: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 # the loop
 # ---------------------------------------------------------------------------------------------
-def _score_and_keep_best(tr, st: dict, score_fn: Callable) -> None:
-    """Log the unsupervised score of the current network; remember the best state so far."""
+def _score_and_keep_best(tr, st: dict, score_fn: Callable, job: distributed.Dist) -> None:
+    """Log the unsupervised score of the current network; remember the best state so far.
+    Rank 0 scores; every rank takes its score, so all keep the same best state."""
     net = st["net"]
     was_training = net.training
     net.eval()
-    score = float(score_fn(tr))
+    score = distributed.agree(job, [float(score_fn(tr)) if job.main else 0.0])[0]
     net.train(was_training)
     st["history"].append({"step": st["step"], "score": score})
     if st.get("best") is None or score > st["best"]["score"]:
@@ -285,7 +314,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     xa = check_vectors(xa, "xa", min_rows=2)
     xb = check_vectors(xb, "xb", min_rows=2)
     check_batch(len(xa), len(xb), int(cfg["batch_size"]))
-    device = pick_device(cfg["device"])
+    job = distributed.setup(pick_device(cfg["device"]))   # one process unless run by torchrun
+    device = job.device
     torch.set_num_threads(int(cfg["threads"]) or cpu_threads())
     set_seed(int(cfg["seed"]))
     net = tr.build((xa.shape[1], xb.shape[1])).to(device)
@@ -303,9 +333,10 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         "gen": torch.Generator().manual_seed(int(cfg["seed"])),
     }
     ckpt = Path(run_dir) / "checkpoint" if run_dir is not None else None
-    if resume and ckpt is not None and (ckpt / "state.json").is_file():
+    # rank 0 decides, before it writes anything, so that every rank resumes or none does
+    if distributed.agree(job, [float(resume and ckpt is not None and (ckpt / "state.json").is_file())])[0]:
         load_checkpoint(ckpt, st)
-    else:
+    elif job.main:  # other ranks get these weights when DDP wraps the networks (below)
         t0 = time.time()
         if cfg["warm_start"]:
             maps = fit_warm_start(cfg, xa, xb)
@@ -319,15 +350,17 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         st["history"].append({"step": 0, "warm_start_seconds": st["elapsed"]})
         if ckpt is not None:  # a crash after this point does not pay for the warm start again
             save_checkpoint(ckpt, st)
+    # DDP broadcasts rank 0's parameters and buffers here (a no-op wrapper for one process)
+    losses = distributed.wrap(job, GanLosses(net, discs, cfg), find_unused_parameters=True)
     with torch.no_grad():
         za = net.center(torch.from_numpy(xa).to(device), "a")
         zb = net.center(torch.from_numpy(xb).to(device), "b")
     if score_fn is not None and st["step"] == 0:
-        _score_and_keep_best(tr, st, score_fn)  # the warm start itself is a candidate
+        _score_and_keep_best(tr, st, score_fn, job)  # the warm start itself is a candidate
     gan_on = bool(cfg["w_gan"] or cfg["w_latent_gan"])
     steps, bs = int(cfg["steps"]), int(cfg["batch_size"])
     bar = None
-    if progress:
+    if progress and job.main:
         from tqdm import tqdm
         bar = tqdm(total=steps, initial=st["step"], desc="vec2vec", file=sys.stderr, dynamic_ncols=True)
     t_start = time.time() - st["elapsed"]
@@ -344,20 +377,21 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             st["pairs"] = pseudo_targets(net, za, zb, int(cfg["pseudo_pool"]),
                                          int(cfg["pseudo_csls_k"]), cfg["pseudo_mode"],
                                          int(cfg["pseudo_k"]), st["gen"])
-        ia = torch.randperm(len(za), generator=st["gen"])[:bs]
-        ib = torch.randperm(len(zb), generator=st["gen"])[:bs]
+        # the global batch (the same on every rank), of which this rank takes its share
+        ia = distributed.shard(job, torch.randperm(len(za), generator=st["gen"])[:bs])
+        ib = distributed.shard(job, torch.randperm(len(zb), generator=st["gen"])[:bs])
         xa_b, xb_b = za[ia.to(device)], zb[ib.to(device)]
         pseudo = None
         if st["pairs"] is not None:
             pp = st["pairs"]
-            sa = torch.randperm(len(pp["ia"]), generator=st["gen"])[:bs]
-            sb = torch.randperm(len(pp["ib"]), generator=st["gen"])[:bs]
+            sa = distributed.shard(job, torch.randperm(len(pp["ia"]), generator=st["gen"])[:bs])
+            sb = distributed.shard(job, torch.randperm(len(pp["ib"]), generator=st["gen"])[:bs])
             pseudo = (za[pp["ia"][sa].to(device)], pp["tb"][sa.to(device)],
                       zb[pp["ib"][sb].to(device)], pp["ta"][sb.to(device)])
         logs: dict[str, float] = {}
         if gan_on:  # ---- discriminator step
             with autocast(device, use_amp):
-                d_loss = discriminator_loss(net, discs, xa_b, xb_b, cfg)
+                d_loss = losses("d", xa_b, xb_b)
             st["opt_d"].zero_grad(set_to_none=True)
             st["scaler_d"].scale(d_loss).backward()
             st["scaler_d"].step(st["opt_d"])
@@ -365,7 +399,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             logs["disc"] = float(d_loss.detach())
         # ---- generator step
         with autocast(device, use_amp):
-            terms = generator_losses(net, discs, xa_b, xb_b, pseudo, cfg)
+            terms = losses("g", xa_b, xb_b, pseudo)
             g_loss = sum(cfg[f"w_{k}"] * v for k, v in terms.items())
         st["opt_g"].zero_grad(set_to_none=True)
         st["scaler_g"].scale(g_loss).backward()
@@ -377,17 +411,19 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         st["step"] = step = step + 1
         logs |= {k: float(v.detach()) for k, v in terms.items()}
         logs["total"] = float(g_loss.detach())
+        if job.world > 1:  # log the global batch's losses: the mean of the ranks' shares
+            logs = dict(zip(logs, (v / job.world for v in distributed.all_sum(job, list(logs.values())))))
         if st["pairs"] is not None:
             logs["n_pairs"] = int(len(st["pairs"]["ia"]))
         if step % cfg["log_every"] == 0 or step == steps:
             st["history"].append({"step": step, **logs, "elapsed_seconds": time.time() - t_start})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
-            _score_and_keep_best(tr, st, score_fn)
+            _score_and_keep_best(tr, st, score_fn, job)
         if bar is not None:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k != "n_pairs"}, refresh=False)
         st["elapsed"] = time.time() - t_start
-        if ckpt is not None and ((ckpt_every and step % ckpt_every == 0) or step == steps):
+        if ckpt is not None and job.main and ((ckpt_every and step % ckpt_every == 0) or step == steps):
             save_checkpoint(ckpt, st)
         if stop_after is not None and step >= stop_after:
             break  # simulated kill: nothing is saved beyond the last periodic checkpoint
@@ -399,8 +435,10 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         net.load_state_dict(best["state"])  # the unsupervised criterion preferred an earlier state
         st["history"].append({"step": st["step"], "selected_step": best["step"]})
     tr.history = st["history"]
-    if run_dir is not None:
+    if run_dir is not None and job.main:
         plot_curves(st["history"], Path(run_dir) / "curves.png")
+    distributed.barrier(job)      # no rank leaves before rank 0 has written the last checkpoint
+    distributed.teardown(job)     # only if this call created the process group
     return {"history": st["history"], "steps": st["step"], "seconds": st["elapsed"]}
 
 
@@ -499,7 +537,9 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         xp: np.ndarray | None = None) -> dict:
     """Train every seed of ``cfg`` (the resolved train config) into ``cfg["run_dir"]``; choose the
     best seed by the unsupervised score; return the selection record. ``xp``: pivot vectors for
-    method ``pivot`` (loaded by ``load_pivot_vectors`` when run loads xa and xb itself)."""
+    method ``pivot`` (loaded by ``load_pivot_vectors`` when run loads xa and xb itself).
+    Under ``torchrun`` the GAN trains on every rank (``train_gan``); rank 0 alone fits any other
+    method, writes files and returns the record (the other ranks return {})."""
     method_cfg = dict(cfg["method"])
     method = method_cfg.pop("name")
     seeds = [int(s) for s in (cfg["seeds"] if cfg.get("seeds") is not None else [cfg["seed"]])]
@@ -525,8 +565,13 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         if changed:
             raise ValueError(f"{run_dir}: resume=true but the config differs from the saved run "
                              f"in {changed}; use another run_dir or resume=false")
-    rundir.write_config(run_dir, record)
     device = pick_device(cfg.get("device", "auto"))
+    job = distributed.setup(device)
+    if not job.main and method != "vec2vec":  # only the GAN trains data-parallel
+        distributed.teardown(job)
+        return {}
+    if job.main:
+        rundir.write_config(run_dir, record)
     per_seed: dict[str, dict] = {}
     for seed in seeds:
         sdir = rundir.seed_dir(run_dir, seed)
@@ -547,12 +592,17 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
             else:
                 tr.fit(xa, xb, **({"xp": xp} if method == "pivot" else {}))
             seconds = time.time() - t0
+            if not job.main:
+                continue
             tr.save(tdir)
             write_json(sdir / "done.json", {"seconds": seconds})
         scores = selection_score(tr, xa, xb)
         per_seed[str(seed)] = {**scores, "seconds": seconds}
         print(f"seed {seed}: {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in per_seed[str(seed)].items()})}",
               file=sys.stderr)
+    distributed.teardown(job)
+    if not job.main:
+        return {}
     chosen = max(seeds, key=lambda s: _score_value(per_seed[str(s)]))
     tmp = run_dir / (rundir.TRANSLATOR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -572,6 +622,8 @@ def cli(overrides: list[str]) -> int:
     cfg = to_dict(compose("train", overrides))
     t0 = time.time()
     sel = run(cfg)
+    if not sel:  # a torchrun rank other than 0: rank 0 reports
+        return 0
     print(f"{'seed':>6} {'score':>9} {'seconds':>8}")
     for s, rec in sel["per_seed"].items():
         mark = "  <- chosen" if int(s) == sel["chosen_seed"] else ""
