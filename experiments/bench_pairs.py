@@ -10,10 +10,10 @@ oracles (fitted out of fold on the paired eval split) and the ratio to the bette
 (target: >= 0.8). One fit serves both directions of an unordered pair. ``--small-n NAME=N`` caps
 the rows of an expensive embedder (mpnet embeds at ~29 texts/s on 2 cores).
 
-``--pivots P [P ...]`` also fits the ``pivot`` method through each listed embedder that is not
-in the pair (its vectors: split ``a`` rows after the source's, texts disjoint from both sides)
-and keeps, per pair, the candidate with the best pair-free score
-(``selection.unsupervised_score``); every candidate's score and top-1 are in ``candidates``.
+``--pivot P`` fits method ``pivot`` through embedder P instead, for every pair without P (its
+vectors: split ``a`` rows after the source's, texts disjoint from both sides): mini-vec2vec on
+the pair with the composed map a -> P -> b as one more start, chosen or not without pairs;
+``chosen_start`` says which start won.
 
 Writes ``experiments/results/pairs.json`` ({"config", "pairs": [...]}) after each pair and prints
 a table.
@@ -50,14 +50,13 @@ def main(argv=None) -> int:
     ap.add_argument("--n-eval", type=int, default=2048)
     ap.add_argument("--small-n", nargs="*", default=[], help="NAME=N caps for costly embedders")
     ap.add_argument("--method", default="mini-vec2vec")
-    ap.add_argument("--pivots", nargs="*", default=[],
-                    help="pivot embedders: also fit method pivot through each, keep the best by "
-                         "the pair-free score")
+    ap.add_argument("--pivot", default=None,
+                    help="fit method pivot through this embedder for pairs without it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "experiments" / "results" / "pairs.json"))
     args = ap.parse_args(argv)
     caps = {k: int(v) for k, v in (s.split("=") for s in args.small_n)}
-    n_of = {e: min(args.n, caps.get(e, args.n)) for e in args.embedders + args.pivots}
+    n_of = {e: min(args.n, caps.get(e, args.n)) for e in args.embedders + ([args.pivot] if args.pivot else [])}
     data = {}
 
     def vecs(e: str, split: str) -> np.ndarray:
@@ -73,18 +72,18 @@ def main(argv=None) -> int:
     for src, tgt in itertools.combinations(args.embedders, 2):
         xa, xb = vecs(src, "a"), vecs(tgt, "b")
         ea, eb = vecs(src, "eval"), vecs(tgt, "eval")
-        fits = {}
-        for name in [args.method] + [f"pivot:{p}" for p in args.pivots if p not in (src, tgt)]:
-            t0 = time.time()
-            if name.startswith("pivot:"):
-                p = name.split(":", 1)[1]
-                xp = embed(p, args.corpus, "a", progress=False, limit=len(xa) + n_of[p])[len(xa):]
-                t = get_translator("pivot", pivot=p, seed=args.seed).fit(xa, xb, xp=xp)
-            else:
-                t = get_translator(args.method, seed=args.seed).fit(xa, xb)
-            fits[name] = (t, time.time() - t0, unsupervised_score(t, xa, xb))
-        chosen = max(fits, key=lambda m: fits[m][2]["score"])
-        t, fit_s, sel = fits[chosen]
+        t0 = time.time()
+        method, chosen_start = args.method, None
+        if args.pivot and args.pivot not in (src, tgt):
+            method, p = "pivot", args.pivot
+            xp = embed(p, args.corpus, "a", progress=False, limit=len(xa) + n_of[p])[len(xa):]
+            t = get_translator("pivot", pivot=p, seed=args.seed).fit(xa, xb, xp=xp)
+            chosen_start = next(h["start"] for h in t.history if h.get("step") == "chosen-start"
+                                and h["stage"] == "a->b")
+        else:
+            t = get_translator(method, seed=args.seed).fit(xa, xb)
+        fit_s = time.time() - t0
+        sel = unsupervised_score(t, xa, xb)
         means = centring_means(xa, xb)
         for d, (s_name, t_name) in (("ab", (src, tgt)), ("ba", (tgt, src))):
             x_src, x_tgt = (ea, eb) if d == "ab" else (eb, ea)
@@ -93,21 +92,17 @@ def main(argv=None) -> int:
             orc = {m: all_metrics(oracle_predictions(m, ea, eb, d), x_tgt, mean_t, (1024,))[0]
                    for m in ("procrustes-oracle", "lstsq-oracle")}
             best_oracle = max(o["top1"] for o in orc.values())
-            cands = {m: {"score": f[2]["score"], "fit_seconds": f[1],
-                         "top1": all_metrics(f[0].translate(x_src, d), x_tgt, mean_t,
-                                             (1024,), hungarian_max_pool=0)[0]["top1"]}
-                     for m, f in fits.items()}
-            rec = {"source": s_name, "target": t_name, "method": chosen, "seed": args.seed,
+            rec = {"source": s_name, "target": t_name, "method": method, "seed": args.seed,
                    "n_a": len(xa), "n_b": len(xb), "n_eval": len(ea), "fit_seconds": fit_s,
                    "top1": res["top1"], "top5": res["top5"], "cos": res["cos"],
                    "cos_centered": res["cos_centered"], "hungarian": res["hungarian"],
                    "oracle_top1": orc["procrustes-oracle"]["top1"],
                    "lstsq_oracle_top1": orc["lstsq-oracle"]["top1"],
                    "ratio_to_oracle": res["top1"] / max(best_oracle, 1e-9),
-                   "selection_score": sel["score"], "candidates": cands,
+                   "selection_score": sel["score"], "chosen_start": chosen_start,
                    "loadavg_1min": os.getloadavg()[0]}
             record["pairs"].append(rec)
-            print(f"{s_name:>10} -> {t_name:<10} {chosen:<14} top1@1024 {rec['top1']:.3f}  oracle "
+            print(f"{s_name:>10} -> {t_name:<10} {method:<14} top1@1024 {rec['top1']:.3f}  oracle "
                   f"{rec['oracle_top1']:.3f} / lstsq {rec['lstsq_oracle_top1']:.3f}  ratio "
                   f"{rec['ratio_to_oracle']:.2f}  fit {fit_s:.0f}s", flush=True)
         write_json(args.out, record)
