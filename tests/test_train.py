@@ -203,12 +203,20 @@ def _ddp_train_worker(rank: int, world: int, port: int, run_dir: str) -> None:
     from vec2vec.config import compose, to_dict
     from vec2vec.train import run
 
+    import torch.distributed as dist
+
+    from vec2vec import distributed
+
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
+    # one process group for both runs (torchrun runs one): a group destroyed and made again on
+    # the same port races (a fast rank can join the old store before rank 0 has closed it)
+    distributed.setup("cpu")
     sel = run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}"])))
     assert (sel == {}) == (rank != 0)       # rank 0 alone reports
     run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}-vsp", "method.w_vsp=1"])))
+    dist.destroy_process_group()
 
 
 def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
