@@ -38,6 +38,7 @@ from vec2vec.embed import embed  # noqa: E402
 from vec2vec.evaluate import all_metrics, centring_means, oracle_predictions  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
+from vec2vec.train import load_pivot_vectors  # noqa: E402
 from vec2vec.translators import get_translator  # noqa: E402
 
 
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
         method, chosen_start = args.method, None
         if args.pivot and args.pivot not in (src, tgt):
             method, p = "pivot", args.pivot
-            xp = embed(p, args.corpus, "a", progress=False, limit=len(xa) + n_of[p])[len(xa):]
+            xp = load_pivot_vectors({"n_a": len(xa), "corpus": args.corpus, "data_seed": 0,
+                                     "progress": False}, p, n_of[p])
             t = get_translator("pivot", pivot=p, seed=args.seed).fit(xa, xb, xp=xp)
             chosen_start = next(h["start"] for h in t.history if h.get("step") == "chosen-start"
                                 and h["stage"] == "a->b")

@@ -7,7 +7,8 @@ for a single process, so the same training loop runs both ways::
     torchrun --standalone --nproc_per_node=2 -m vec2vec.cli invert-train threads=1 run_dir=DIR ...
 
 Ranks must take the same decisions (stop, save, evaluate) at the same step, or one waits forever
-in a collective the other never joins: wall-clock decisions go through :func:`agree`.
+in a collective the other never joins: wall-clock decisions go through :func:`agree`. A rank waits
+at most ``VEC2VEC_DIST_TIMEOUT_MIN`` minutes (default 180) in a collective.
 """
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ def setup(device: str) -> Dist:
         device = f"cuda:{local}"
     owns = not dist.is_initialized()
     if owns:
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        from datetime import timedelta
+
+        # the other ranks wait in a collective while rank 0 alone works (the GAN's warm start,
+        # scoring, saving): more than torch's 30-minute default on a busy CPU
+        minutes = float(os.environ.get("VEC2VEC_DIST_TIMEOUT_MIN", "180"))
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo",
+                                timeout=timedelta(minutes=minutes))
     return Dist(dist.get_rank(), dist.get_world_size(), device, owns)
 
 

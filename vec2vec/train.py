@@ -18,7 +18,7 @@ taken and ends at the same numbers as an uninterrupted run (CPU, same seed, same
 Several processes train data-parallel when launched by ``torchrun`` (``vec2vec/distributed.py``;
 gloo on CPU, nccl + one GPU per process)::
 
-    torchrun --standalone --nproc_per_node=2 -m vec2vec.cli train method=vec2vec threads=1 ...
+    torchrun --standalone --nproc_per_node=2 -m vec2vec.cli train method=vec2vec method.threads=1 ...
 
 Every rank draws the same global batch (same seeded generator) and takes every world-th row of it;
 ``DistributedDataParallel`` averages the gradients, so per-row losses (reconstruction, cycle,
@@ -316,6 +316,9 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     check_batch(len(xa), len(xb), int(cfg["batch_size"]))
     job = distributed.setup(pick_device(cfg["device"]))   # one process unless run by torchrun
     device = job.device
+    if int(cfg["batch_size"]) % job.world:
+        raise ValueError(f"batch_size={cfg['batch_size']} must be a multiple of the {job.world} "
+                         f"processes: every rank takes an equal share of the global batch")
     torch.set_num_threads(int(cfg["threads"]) or cpu_threads())
     set_seed(int(cfg["seed"]))
     net = tr.build((xa.shape[1], xb.shape[1])).to(device)
@@ -384,8 +387,10 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         pseudo = None
         if st["pairs"] is not None:
             pp = st["pairs"]
-            sa = distributed.shard(job, torch.randperm(len(pp["ia"]), generator=st["gen"])[:bs])
-            sb = distributed.shard(job, torch.randperm(len(pp["ib"]), generator=st["gen"])[:bs])
+            # as many pairs as fit in equal shares (all of them for one process)
+            na, nb = ((min(len(pp[k]), bs) // job.world) * job.world for k in ("ia", "ib"))
+            sa = distributed.shard(job, torch.randperm(len(pp["ia"]), generator=st["gen"])[:na])
+            sb = distributed.shard(job, torch.randperm(len(pp["ib"]), generator=st["gen"])[:nb])
             pseudo = (za[pp["ia"][sa].to(device)], pp["tb"][sa.to(device)],
                       zb[pp["ib"][sb].to(device)], pp["ta"][sb.to(device)])
         logs: dict[str, float] = {}
@@ -551,7 +556,9 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         if xa is not None or xb is not None:
             raise ValueError("method=pivot with given xa/xb also needs xp (pivot vectors on "
                              "texts disjoint from both)")
-        xp = load_pivot_vectors(cfg, method_cfg.get("pivot", "minilm"), method_cfg.get("n_pivot", 10000))
+        from .translators.pivot import DEFAULT_N_PIVOT, DEFAULT_PIVOT
+        xp = load_pivot_vectors(cfg, method_cfg.get("pivot", DEFAULT_PIVOT),
+                                method_cfg.get("n_pivot", DEFAULT_N_PIVOT))
     if xa is None or xb is None:
         xa, xb = load_training_data(cfg)
     record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
@@ -577,8 +584,11 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         sdir = rundir.seed_dir(run_dir, seed)
         tdir = rundir.translator_dir(run_dir, seed)
         t0 = time.time()
-        if cfg.get("resume") and (tdir / "translator.json").is_file() and \
-                (sdir / "done.json").is_file():
+        done = bool(cfg.get("resume") and (tdir / "translator.json").is_file()
+                    and (sdir / "done.json").is_file())
+        if method == "vec2vec":  # the ranks train together: rank 0's files decide for all
+            done = bool(distributed.agree(job, [float(done)])[0])
+        if done:
             from .translators.base import Translator
             tr = Translator.load(tdir)
             seconds = read_json(sdir / "done.json")["seconds"]
@@ -592,10 +602,11 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
             else:
                 tr.fit(xa, xb, **({"xp": xp} if method == "pivot" else {}))
             seconds = time.time() - t0
-            if not job.main:
-                continue
-            tr.save(tdir)
-            write_json(sdir / "done.json", {"seconds": seconds})
+            if job.main:
+                tr.save(tdir)
+                write_json(sdir / "done.json", {"seconds": seconds})
+        if not job.main:
+            continue
         scores = selection_score(tr, xa, xb)
         per_seed[str(seed)] = {**scores, "seconds": seconds}
         print(f"seed {seed}: {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in per_seed[str(seed)].items()})}",

@@ -19,8 +19,10 @@ Pipeline (after Dar 2025; our own implementation and tuning, see DESIGN.md §1):
    the oracle map 0.51 in the top 10 directions, ~0 below the top 100), and a full-space search
    lets the still-random low-variance directions drown the signal (kNN-mean stalled at top-1
    0.08 there; with the curriculum the same anchors reach 0.3-0.9);
-5. steps 2-4 run for up to ``n_starts`` independent anchor sets (plus the identity map as a
-   start when the dimensions are equal: embedders distilled from one another share axes); the start whose refinement
+5. steps 2-4 run for up to ``n_starts`` independent anchor sets; given starts -- the identity
+   map when the dimensions are equal (embedders distilled from one another share axes) and the
+   caller's ``start_maps`` (``pivot``) -- skip 2-3 and get a short full-space step 4 with small
+   k (``start_maps_schedule``); the start whose refinement
    ends highest on its own objective (``linear.knn_objective``) wins. Once two starts end at
    the same map (``map_agreement`` >= ``agree_stop``) the rest are skipped: independent anchor
    sets that fail land in different wrong optima, so agreement marks the shared right one;
@@ -339,7 +341,8 @@ class MiniVec2Vec(LinearTranslator):
     in the full spaces, k shrinking from k0 to k1. A start that is already good needs small
     neighbourhoods; the anchor starts' curriculum (k from 100, top-10 subspace first) throws
     much of it away. Measured, top-1 @1024 both ways: minilm -> minilm-l3 from the identity
-    (alone 0.85) 0.983 / 0.975 this way vs 0.977 / 0.968 by the curriculum at 5k/side, and
+    (alone 0.85) 0.983 / 0.975 this way vs 0.977 / 0.968 by the curriculum at 5k/side (identity
+    start alone, scratch), and
     0.82 / 0.79 vs 0.16 / 0.16 at 1k/side; minilm-l3 -> mpnet from the composed pivot map
     (0.77 / 0.81) 0.81 / 0.84 vs 0.73 / 0.76.
     """
@@ -377,8 +380,11 @@ class MiniVec2Vec(LinearTranslator):
             if w.shape != (np.shape(xa)[1], np.shape(xb)[1]) or not np.isfinite(w).all():
                 raise ValueError(f"start map {name!r}: expected finite [{np.shape(xa)[1]}, "
                                  f"{np.shape(xb)[1]}], got {w.shape}")
-            self._start_maps[name] = w
-        return super().fit(xa, xb)
+            self._start_maps[name] = orthogonalize(w)  # the steps and scores assume |z W| = 1
+        try:
+            return super().fit(xa, xb)
+        finally:
+            self._start_maps = {}  # not part of the fitted translator
 
     def _fit(self, xa, xb):
         c = self.config
@@ -457,8 +463,9 @@ class MiniVec2Vec(LinearTranslator):
         W [d_a, d_b], snapshots, info dict).
 
         Score (pair-free, higher = better): ``start_score`` "knn" = the kNN-mean objective the
-        refinement climbs (``linear.knn_objective``, k = 10): every start ran the same steps, so
-        the one on the highest local optimum wins. Measured on minilm->minilm-l3 (5k/side, 4
+        refinement climbs (``linear.knn_objective``, k = 10): every anchor start ran the same
+        steps and every given start the same gentle ones, each ending at small k in the full
+        spaces, so the one on the highest local optimum wins. Measured on minilm->minilm-l3 (5k/side, 4
         seeds): it ranked both good starts (top-1 0.89, 0.91) above the three bad ones (0.0-0.31),
         while "cov" (covariance agreement) ranked a bad start (0.14) first.
         """

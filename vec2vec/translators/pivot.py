@@ -11,9 +11,10 @@ Fit (every step sees unpaired vectors only):
 1. leg a->p: ``mini-vec2vec`` on (xa, xp); leg p->b: ``mini-vec2vec`` on (xp, xb). ``xp`` are
    vectors of the pivot embedder on texts disjoint from those of xa and xb
    (``vec2vec train method=pivot`` takes them from split ``a`` after the first ``n_a`` rows);
-2. the two maps between centred unit spaces compose: W0 = W_ap W_pb [d_a, d_b]. For orthogonal
-   maps this is again semi-orthogonal when d_p >= min(d_a, d_b) (a smaller pivot loses
-   directions; the refinement's Procrustes restores the rank);
+2. the two maps between centred unit spaces compose: W0 = W_ap W_pb [d_a, d_b], made
+   semi-orthogonal by ``mini-vec2vec`` (polar factor). The composition is already so when d_p
+   lies between d_a and d_b (e.g. 384 -> 384 -> 768); a pivot smaller than both loses
+   directions, one larger than both contracts some;
 3. ``mini-vec2vec`` on (xa, xb) itself, with W0 as one more start (``start_maps``, refined by its
    gentle ``start_maps_schedule``) beside its own identity and anchor starts: the start with the
    highest kNN-mean objective wins, so the pivot only adds a candidate, judged without pairs.
@@ -33,6 +34,8 @@ from .base import register
 from .linear import LinearTranslator
 from .minivec2vec import MiniVec2Vec
 
+DEFAULT_PIVOT, DEFAULT_N_PIVOT = "minilm", 10000
+
 
 @register("pivot")
 class PivotTranslator(LinearTranslator):
@@ -44,7 +47,7 @@ class PivotTranslator(LinearTranslator):
     (``{"n_starts": 0, "identity_start": False}`` refines the composed map alone).
     """
 
-    def __init__(self, pivot: str = "minilm", n_pivot: int = 10000, seed: int = 0,
+    def __init__(self, pivot: str = DEFAULT_PIVOT, n_pivot: int = DEFAULT_N_PIVOT, seed: int = 0,
                  leg_config: dict | None = None, final_config: dict | None = None, **config):
         super().__init__(pivot=pivot, n_pivot=n_pivot, seed=seed, leg_config=dict(leg_config or {}),
                          final_config=dict(final_config or {}), **config)
@@ -67,10 +70,11 @@ class PivotTranslator(LinearTranslator):
     def _fit(self, xa, xb):
         c = self.config
         seed = int(c["seed"])
-        legs = {"a->p": MiniVec2Vec(seed=seed, **c["leg_config"]).fit(xa, self._xp),
-                "p->b": MiniVec2Vec(seed=seed, **c["leg_config"]).fit(self._xp, xb)}
+        leg_cfg, final_cfg = ({**c[k], "seed": seed} for k in ("leg_config", "final_config"))
+        legs = {"a->p": MiniVec2Vec(**leg_cfg).fit(xa, self._xp),
+                "p->b": MiniVec2Vec(**leg_cfg).fit(self._xp, xb)}
         w0 = legs["a->p"].w_ab @ legs["p->b"].w_ab
-        final = MiniVec2Vec(seed=seed, **c["final_config"]).fit(xa, xb, start_maps={"pivot": w0})
+        final = MiniVec2Vec(**final_cfg).fit(xa, xb, start_maps={"pivot": w0})
         self.history = [{"stage": name, **h} for name, leg in legs.items() for h in leg.history]
         self.history += [{"stage": "a->b", **h} for h in final.history]
         self.mean_a, self.mean_b, self.scale = final.mean_a, final.mean_b, final.scale
