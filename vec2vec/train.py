@@ -552,6 +552,11 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {cfg.get('seeds')}")
     run_dir = Path(cfg["run_dir"])
     from .selection import unsupervised_score  # noqa: F401  (fail now, not after training)
+    device = pick_device(cfg.get("device", "auto"))
+    job = distributed.setup(device)
+    if not job.main and method != "vec2vec":  # only the GAN trains data-parallel: no data needed
+        distributed.teardown(job)
+        return {}
     if method == "pivot" and xp is None:
         if xa is not None or xb is not None:
             raise ValueError("method=pivot with given xa/xb also needs xp (pivot vectors on "
@@ -572,11 +577,6 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         if changed:
             raise ValueError(f"{run_dir}: resume=true but the config differs from the saved run "
                              f"in {changed}; use another run_dir or resume=false")
-    device = pick_device(cfg.get("device", "auto"))
-    job = distributed.setup(device)
-    if not job.main and method != "vec2vec":  # only the GAN trains data-parallel
-        distributed.teardown(job)
-        return {}
     if job.main:
         rundir.write_config(run_dir, record)
     per_seed: dict[str, dict] = {}

@@ -412,10 +412,11 @@ class MiniVec2Vec(LinearTranslator):
         # start then settles in a wrong local optimum of the kNN-mean objective.
         # (name, map or anchor seed, refinement steps): given maps (the caller's and the identity)
         # are refined gently, anchor starts by the subspace curriculum
-        inits: list[tuple[str, object, list]] = [(f"start-{k}", w, given_sched)
-                                                 for k, w in self._start_maps.items()]
+        given = dict(self._start_maps)
         if c["identity_start"] and self.dims[0] == self.dims[1]:
-            inits.append(("start-identity", np.eye(self.dims[0], dtype=np.float32), given_sched))
+            given.setdefault("identity", np.eye(self.dims[0], dtype=np.float32))
+        inits: list[tuple[str, object, list]] = [(f"start-{k}", w, given_sched)
+                                                 for k, w in given.items()]
         inits += [(f"start{st}", seed * 1009 + st, sched[:n_start_iters])
                   for st in range(int(c["n_starts"]))]
         if not inits:
