@@ -4,6 +4,7 @@
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=geometry
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=width out=...
     python experiments/diagnose_pair.py source=minilm target=e5-small parts=spectral out=...
+    python experiments/diagnose_pair.py source=minilm target=e5-small parts=moments out=...
 
 Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised method):
 
@@ -40,6 +41,12 @@ Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised m
    descriptors (typicality = cosine to the mean, kNN in-degree, kNN radius, heat-kernel
    signatures; ranked) plus Laplacian commutativity is the pair-free try, and the descriptors'
    residual under the oracle's C says how far they determine it.
+5. moments: do higher-order statistics pin down the top-k rotation? In each space's top-k
+   principal coordinates (each scaled to unit variance), the third-moment tensor and the fourth
+   cumulant tensor; the rotation R [k, k] that best maps one space's tensors onto the other's
+   (1 - cosine between tensors, scale-free because noise shrinks higher moments) is searched from
+   ``moment_starts`` random rotations. If the oracle block (Procrustes on the paired rows'
+   coordinates) scores worse than the rotations found, these statistics cannot find the start.
 
 Prints a table and writes JSON (``out``, default experiments/results/diagnose_<src>_<tgt>.json).
 """
@@ -69,6 +76,7 @@ from vec2vec.validation import l2_normalize  # noqa: E402
 DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
                 n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
                 widths="0.6,0.8,0.9", skeleton_k="3,8", wp_starts=30, spectral_k="10,20,30",
+                moment_k="4,8", moment_starts=24,
                 parts="geometry,anchors,basin", out="")
 
 
@@ -264,6 +272,68 @@ def spectral(za, zb, xa, xb, qa, qb, oracle, ks, sched, mu: float = 0.1, seed: i
     return out
 
 
+def moment_tensors(c: np.ndarray):
+    """Third-moment tensor [k, k, k] and fourth-cumulant tensor [k, k, k, k] of rows c [n, k]
+    with uncorrelated unit-variance columns (float64 torch tensors)."""
+    import torch
+
+    c = torch.as_tensor(c, dtype=torch.float64)
+    m3 = torch.einsum("ni,nj,nk->ijk", c, c, c) / len(c)
+    eye = torch.eye(c.shape[1], dtype=torch.float64)
+    gauss = sum(torch.einsum(f"{x},{y}->ijkl", eye, eye) for x, y in (("ij", "kl"), ("ik", "jl"), ("il", "jk")))
+    return m3, torch.einsum("ni,nj,nk,nl->ijkl", c, c, c, c) / len(c) - gauss
+
+
+def moment_mismatch(r, ta, tb, w4: float):
+    """(1 - cosine) between tb's third moments and ta's rotated by r [k, k] (rows of a @ r
+    against b), plus w4 times the same for the fourth cumulants."""
+    import torch
+
+    cos = lambda x, y: (x * y).sum() / (x.norm() * y.norm())  # noqa: E731
+    t3 = torch.einsum("ijk,ip,jq,kr->pqr", ta[0], r, r, r)
+    t4 = torch.einsum("ijkl,ip,jq,kr,ls->pqrs", ta[1], r, r, r, r)
+    return (1 - cos(t3, tb[0])) + w4 * (1 - cos(t4, tb[1]))
+
+
+def moments(za, zb, qa, qb, ks, starts: int, seed: int = 0, w4s=(0.0, 1.0)) -> list[dict]:
+    """Part 5 (module doc): za, zb centred unit rows (unpaired); qa, qb paired rows (for the
+    oracle block only). One row per (k, fourth-cumulant weight)."""
+    import torch
+
+    torch.set_num_threads(1)
+    axes = (principal_axes(za), principal_axes(zb))
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for k in ks:
+        ca, cb = za @ axes[0][:, :k], zb @ axes[1][:, :k]
+        sa, sb = ca.std(0), cb.std(0)
+        ta, tb = moment_tensors(ca / sa), moment_tensors(cb / sb)
+        block = procrustes((qa @ axes[0][:, :k]) / sa, (qb @ axes[1][:, :k]) / sb)
+        for w4 in w4s:
+            found = []
+            for _ in range(starts):     # Adam on a skew-symmetric X, R = R0 exp(X - X^T)
+                r0 = torch.linalg.qr(torch.randn(k, k, generator=gen, dtype=torch.float64))[0]
+                x = torch.zeros(k, k, dtype=torch.float64, requires_grad=True)
+                opt = torch.optim.Adam([x], lr=0.05)
+                for _ in range(300):
+                    loss = moment_mismatch(r0 @ torch.linalg.matrix_exp(x - x.T), ta, tb, w4)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                with torch.no_grad():
+                    r = r0 @ torch.linalg.matrix_exp(x - x.T)
+                    found.append((float(moment_mismatch(r, ta, tb, w4)), r.numpy().astype(np.float32)))
+            best = min(found, key=lambda t: t[0])
+            row = {"k": k, "w4": w4, "oracle_block_mismatch": float(moment_mismatch(
+                       torch.as_tensor(block, dtype=torch.float64), ta, tb, w4)),
+                   "best_mismatch": best[0], "best_alignment_to_block": map_agreement(best[1], block)}
+            out.append(row)
+            print(f"   k={k} w4={w4}: oracle block {row['oracle_block_mismatch']:.3f}, best of {starts} "
+                  f"searches {row['best_mismatch']:.3f} (alignment to the block "
+                  f"{row['best_alignment_to_block']:+.2f})", flush=True)
+    return out
+
+
 def main(argv: list[str]) -> int:
     from threadpoolctl import threadpool_limits
 
@@ -272,10 +342,11 @@ def main(argv: list[str]) -> int:
     xa, xb = get(cfg["source"], "a", cfg["n"]), get(cfg["target"], "b", cfg["n"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
     parts = set(str(cfg["parts"]).split(","))
-    if parts - {"geometry", "anchors", "basin", "width", "spectral"}:
-        raise ValueError(f"parts: choose from geometry,anchors,basin,width,spectral; got {cfg['parts']!r}")
+    if parts - {"geometry", "anchors", "basin", "width", "spectral", "moments"}:
+        raise ValueError("parts: choose from geometry,anchors,basin,width,spectral,moments; "
+                         f"got {cfg['parts']!r}")
     rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": [], "width": [],
-           "spectral": []}
+           "spectral": [], "moments": []}
     with threadpool_limits(1):
         za, ma = center_normalize(xa)
         zb, mb = center_normalize(xb)
@@ -348,6 +419,11 @@ def main(argv: list[str]) -> int:
             print("\n4. spectral: functional maps between the kNN graphs' Laplacian eigenbases")
             rec["spectral"] = spectral(za, zb, xa, xb, qa, qb, oracle,
                                        numbers(cfg["spectral_k"], int), sched, seed=int(cfg["seed"]))
+        if "moments" in parts:
+            print("\n5. moments: 3rd/4th-order tensors of the top-k principal coordinates "
+                  "(mismatch, lower = better)")
+            rec["moments"] = moments(za, zb, qa, qb, numbers(cfg["moment_k"], int),
+                                     int(cfg["moment_starts"]), int(cfg["seed"]))
     out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
     write_json(out, rec)
     print(f"wrote {out}")
