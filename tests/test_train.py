@@ -216,13 +216,44 @@ def _ddp_train_worker(rank: int, world: int, port: int, run_dir: str) -> None:
     sel = run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}"])))
     assert (sel == {}) == (rank != 0)       # rank 0 alone reports
     run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}-vsp", "method.w_vsp=1"])))
+    _ddp_kill_and_resume(rank, f"{run_dir}-killed")
     dist.destroy_process_group()
+
+
+def _ddp_kill_and_resume(rank: int, run_dir: str) -> None:
+    """Both ranks of the job die at step 6 (after the step-4 checkpoint, before step 8's); the
+    job started again with resume=true continues from rank 0's checkpoint."""
+    from vec2vec import train
+    from vec2vec.config import compose, to_dict
+
+    whole = train.train_gan
+
+    def killed(*args, **kw):
+        whole(*args, **{**kw, "stop_after": 6})
+        raise KeyboardInterrupt("simulated kill at step 6")
+
+    train.train_gan = killed
+    try:
+        train.run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}"])))
+        raise AssertionError("the simulated kill did not happen")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        train.train_gan = whole
+    ckpt = json.loads(open(f"{run_dir}/seeds/0/checkpoint/state.json").read())
+    assert ckpt["step"] == 4 and not os.path.exists(f"{run_dir}/seeds/0/translator"), rank
+    train.run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}", "resume=true"])))
+    # it resumed rather than starting over: steps 0-4 are the checkpoint's, wall times included
+    # (a fresh start would have measured new ones)
+    after = json.loads(open(f"{run_dir}/seeds/0/checkpoint/state.json").read())["history"]
+    assert after[:len(ckpt["history"])] == ckpt["history"], rank
 
 
 def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
     """`torchrun ... train method=vec2vec` on CPU (gloo, 2 processes): each rank takes half of
     the global batch and DDP averages the gradients, so with per-row losses the run ends at the
-    1-process weights (up to float summation order); rank 0 alone writes the run."""
+    1-process weights (up to float summation order); rank 0 alone writes the run; a job killed
+    mid-run resumes from rank 0's checkpoint to the same weights."""
     import socket
 
     import torch.multiprocessing as mp
@@ -244,6 +275,12 @@ def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
         torch.testing.assert_close(w_ddp[k], w_one[k], atol=2e-4, rtol=1e-3, msg=k)
     state = json.loads((tmp_path / "ddp/seeds/0/checkpoint/state.json").read_text())
     assert state["step"] == 12
+    # the job killed at step 6 and resumed from its step-4 checkpoint ends at the same numbers
+    w_res = load_safetensors(tmp_path / "ddp-killed/translator/weights.safetensors")
+    for k in w_ddp:
+        assert torch.equal(w_res[k], w_ddp[k]), k
+    resumed = json.loads((tmp_path / "ddp-killed/seeds/0/checkpoint/state.json").read_text())
+    assert losses_only(resumed["history"]) == losses_only(state["history"])
     one = json.loads((tmp_path / "one/seeds/0/checkpoint/state.json").read_text())
     # the logged losses are the global batch's: the same as one process's
     for h_ddp, h_one in zip(state["history"], one["history"]):
