@@ -16,11 +16,11 @@ def test_gcide_loads_clean_unique_texts():
 
 
 def test_gcide_examples_are_sentences_apart_from_the_definitions():
-    ex = load_corpus("gcide-examples")
+    ex, defs = load_corpus("gcide-examples"), load_corpus("gcide-definitions")
     assert 35_000 < len(ex) < 45_000 and len(set(ex.texts)) == len(ex.texts)
-    assert ex.source != load_corpus("gcide-definitions").source   # separate embedding caches
+    assert ex.source != defs.source                  # separate embedding caches
     # usage examples are quotations, not definitions: few texts are in both corpora
-    assert len(set(ex.texts) & set(load_corpus("gcide-definitions").texts)) < 0.01 * len(ex)
+    assert len(set(ex.texts) & set(defs.texts)) < 0.01 * len(ex)
 
 
 def test_splits_are_disjoint_deterministic_and_sized():

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,12 +241,13 @@ def _ddp_kill_and_resume(rank: int, run_dir: str) -> None:
         pass
     finally:
         train.train_gan = whole
-    ckpt = json.loads(open(f"{run_dir}/seeds/0/checkpoint/state.json").read())
-    assert ckpt["step"] == 4 and not os.path.exists(f"{run_dir}/seeds/0/translator"), rank
+    seed_dir = Path(run_dir) / "seeds" / "0"
+    ckpt = json.loads((seed_dir / "checkpoint/state.json").read_text())
+    assert ckpt["step"] == 4 and not (seed_dir / "translator").exists(), rank
     train.run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}", "resume=true"])))
     # it resumed rather than starting over: steps 0-4 are the checkpoint's, wall times included
     # (a fresh start would have measured new ones)
-    after = json.loads(open(f"{run_dir}/seeds/0/checkpoint/state.json").read())["history"]
+    after = json.loads((seed_dir / "checkpoint/state.json").read_text())["history"]
     assert after[:len(ckpt["history"])] == ckpt["history"], rank
 
 
