@@ -27,7 +27,7 @@ from vec2vec.io import write_json  # noqa: E402
 
 DEFAULTS = dict(leaked_embedder="mpnet", n=5000, known="minilm", public_n=10000,
                 methods="mini-vec2vec,vec2vec", invert_n=None, ceiling_invert_n=500,
-                invert_steps=0, invert_beam=1, inverter="", threads=0, seed=0,
+                invert_steps=0, invert_beam=1, invert_polish=0, inverter="", threads=0, seed=0,
                 work="runs/bench-audit",
                 out="")
 
@@ -42,7 +42,8 @@ def main(argv: list[str]) -> int:
         "public_corpus=wordnet-definitions", "public_split=a", f"public_n={args['public_n']}",
         f"methods=[{args['methods']}]", f"invert_n={'null' if args['invert_n'] is None else args['invert_n']}",
         f"ceiling_invert_n={args['ceiling_invert_n']}", f"invert_steps={args['invert_steps']}",
-        f"invert_beam={args['invert_beam']}", f"threads={args['threads']}", f"seed={args['seed']}",
+        f"invert_beam={args['invert_beam']}", f"invert_polish={args['invert_polish']}",
+        f"threads={args['threads']}", f"seed={args['seed']}",
         f"inverter={args['inverter'] or 'null'}"]))
     t0 = time.time()
     rep = run(cfg)

@@ -7,8 +7,10 @@ Held-out texts: rows ``offset .. offset+n`` of each corpus's ``eval`` split (the
 rows of gcide-definitions are the training run's held-out loss set, hence offset=256), keeping
 texts of <= max_tokens backbone tokens. foldoc (computing) is never trained on: out of domain.
 Retrieval baseline: nearest neighbour among ``retrieval_limit`` texts of gcide-definitions splits
-a and b (disjoint from every eval split). Prints a table, writes JSON (config + rows + per-text
-outputs).
+a and b (disjoint from every eval split). The ``corrected*`` methods run with the word-level
+polish (``polish`` rounds; 0 = off) and report two rows from the one run: ``<method>`` (the best
+text before the polish, its queries) and ``<method>+polish``. The hypothesiser baselines never
+polish. Prints a table, writes JSON (config + rows + per-text outputs).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
                 steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample",
-                temperature=DEFAULT_TEMPERATURE, patience=4, budget=None,
+                temperature=DEFAULT_TEMPERATURE, patience=4, budget=None, polish=4, polish_words=12,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0,
                 threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",
@@ -80,15 +82,16 @@ def main(argv: list[str]) -> int:
                 _, idx = retrieval.search(targets, 1)
                 preds = [retrieval.texts[j] for j in idx[:, 0]]
             else:
-                kw = dict(steps=0, beam=1)
+                kw = dict(steps=0, beam=1, polish=0)
                 if m == "hyp_beam":
                     kw = dict(steps=0, beam=cfg["beam"], proposals=cfg["proposals"],
-                              temperature=cfg["temperature"])
+                              temperature=cfg["temperature"], polish=0)
                 elif m.startswith("corrected"):
                     kw = dict(steps=cfg["steps"], beam=cfg["beam"], expand=cfg["expand"],
                               hyp_samples=cfg["hyp_samples"], proposals=cfg["proposals"],
                               temperature=cfg["temperature"], budget=cfg["budget"],
-                              patience=cfg["patience"])
+                              patience=cfg["patience"], polish=cfg["polish"],
+                              polish_words=cfg["polish_words"])
                     if m == "corrected_retrieval":
                         kw.update(retrieval=retrieval, retrieval_k=cfg["retrieval_k"])
                 res = invert(targets, model, cfg["embedder"], batch_size=cfg["batch_size"],
@@ -101,12 +104,21 @@ def main(argv: list[str]) -> int:
                 extra["never_worse"] = bool(all(r["cosine"] >= max(r["history"]) - 1e-6
                                                 for r in res))
             secs = time.time() - t0
-            sc = evaluate(preds, refs, targets, cfg["embedder"])
-            row = {"corpus": corpus, "method": m, **sc, "seconds": secs, **extra}
-            rows.append(row)
-            outputs[f"{corpus}/{m}"] = [{"ref": r, "pred": p} for r, p in zip(refs, preds)]
-            print(f"[bench] {corpus:18s} {m:20s} F1 {sc['token_f1']:.3f} BLEU {sc['bleu']:5.1f} "
-                  f"exact {sc['exact']:.3f} cos {sc['cosine']:.3f} {secs:6.0f}s", flush=True)
+            results = [(m, preds, extra)]
+            if m.startswith("corrected") and cfg["polish"]:
+                polish_s = float(np.mean([r["polish_queries"] for r in res]))
+                results = [(m, [r["unpolished"] for r in res],
+                            {**extra, "mean_queries": extra["mean_queries"] - polish_s}),
+                           (f"{m}+polish", preds, {**extra, "polish_queries": polish_s,
+                            "mean_polish_edits": float(np.mean([r["polish_edits"] for r in res]))})]
+            for name, texts, info in results:
+                sc = evaluate(texts, refs, targets, cfg["embedder"])
+                row = {"corpus": corpus, "method": name, **sc, "seconds": secs, **info}
+                rows.append(row)
+                outputs[f"{corpus}/{name}"] = [{"ref": r, "pred": p} for r, p in zip(refs, texts)]
+                print(f"[bench] {corpus:18s} {name:20s} F1 {sc['token_f1']:.3f} BLEU "
+                      f"{sc['bleu']:5.1f} exact {sc['exact']:.3f} cos {sc['cosine']:.3f} "
+                      f"{secs:6.0f}s", flush=True)
     print("\n| corpus | method | n | token F1 | BLEU | exact | cosine | seconds | queries/vector |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:

@@ -33,7 +33,7 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10, beam=4,
-                temperature=DEFAULT_TEMPERATURE,
+                temperature=DEFAULT_TEMPERATURE, polish=4,
                 method="mini-vec2vec", translator_dir="", direction="ab", fit_n=8192, seed=0, threads=2,
                 out="experiments/results/bench_invert_translated.json")
 
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     for name, vecs in (("direct minilm", direct), (f"mpnet -> {via} -> minilm", translated)):
         t0 = time.time()
         res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"],
-                     temperature=cfg["temperature"], progress=True)
+                     temperature=cfg["temperature"], polish=cfg["polish"], progress=True)
         preds = [r["text"] for r in res]
         pv = embed_texts("minilm", [p or " " for p in preds])
         sc = score(preds, refs, pv, direct)        # cosine to the TRUE minilm vector

@@ -11,6 +11,9 @@ For each target vector e:
    new candidates (so it never gets worse), and the best-so-far answer is kept separately.
 3. stop early when the best cosine has not improved by ``min_gain`` for ``patience`` steps, when
    it reaches ``stop_cosine``, or when the query budget (embedder calls per vector) is spent.
+4. polish (``polish`` rounds, :mod:`inversion.polish`): one-word deletions, insertions and
+   replacements of the best text, with words taken from the embedder's nearest vocabulary words
+   to what the best text's embedding misses; an edit is kept only if it raises the cosine.
 
 Texts already scored for a vector are never re-embedded (a cache per vector), so repeated
 proposals cost no queries.
@@ -29,6 +32,7 @@ import torch
 from vec2vec.validation import check_vectors, l2_normalize
 
 from .data import embed_texts
+from .polish import WordVocabulary, residual, tokenizer_words, word_edits
 
 # Sampling temperature of the "sample" proposals. Measured with the shipped minilm inverter (10
 # steps, beam 4; token F1 differences paired per text, +- one standard error): in domain 0.7 beat
@@ -66,6 +70,7 @@ class _State:
     steps: int = 0
     stale: int = 0
     done: bool = False
+    polish_edits: int = 0
 
 
 class RetrievalIndex:
@@ -125,6 +130,52 @@ def _update(s: _State, cands: list[str], beam: int, step: int, min_gain: float,
         s.done = True
 
 
+def _polish(states: list[_State], vocab: WordVocabulary, embedder, rounds: int, n_words: int,
+            budget: int | None, embed_batch: int) -> None:
+    """Word-level polish of each state's best text (module doc, 4.): per round, score the one-word
+    edits of the best text and keep the best edit if it raises the cosine; a state stops at its
+    first round without a gain or when its budget is spent."""
+    live = [s for s in states if s.best[0] and s.best[0] in s.seen]
+    for _ in range(rounds):
+        live = [s for s in live if budget is None or s.queries < budget]
+        if not live:
+            break
+        current = np.stack([s.seen[s.best[0]][1] for s in live])
+        targets = np.stack([s.target for s in live])
+        words = vocab.nearest(residual(targets, current), n_words)
+        cands = [word_edits(s.best[0], w) for s, w in zip(live, words)]
+        _score(live, cands, embedder, budget, embed_batch)
+        kept = []
+        for s, cs in zip(live, cands):
+            scored = [c for c in cs if c in s.seen]
+            top = max(scored, key=lambda c: s.seen[c][0], default=None)
+            if top is not None and s.seen[top][0] > s.best[1]:
+                s.best = (top, s.seen[top][0])
+                s.polish_edits += 1
+                kept.append(s)
+        live = kept
+
+
+def polish_texts(texts: list[str], targets: np.ndarray, embedder, vocabulary: WordVocabulary,
+                 rounds: int = 4, n_words: int = 12, budget: int | None = None,
+                 embed_batch: int = 128) -> list[dict]:
+    """Word-level polish of any texts [n] towards target vectors [n, d] of ``embedder``'s space
+    (the stage :func:`invert` runs last). Returns one dict per text: ``text``, ``cosine``,
+    ``start_cosine``, ``edits``, ``queries`` (embedder calls, the start text's included)."""
+    targets = l2_normalize(check_vectors(targets, "targets"))
+    if len(texts) != len(targets) or not all(texts):
+        raise ValueError(f"polish_texts: {len(texts)} texts for {len(targets)} targets; every "
+                         "text must be non-empty")
+    states = [_State(target=v) for v in targets]
+    _score(states, [[t] for t in texts], embedder, None, embed_batch)
+    for s, t in zip(states, texts):
+        s.best = (t, s.seen[t][0])
+    start = [s.best[1] for s in states]
+    _polish(states, vocabulary, embedder, int(rounds), int(n_words), budget, embed_batch)
+    return [{"text": s.best[0], "cosine": s.best[1], "start_cosine": c0,
+             "edits": s.polish_edits, "queries": s.queries} for s, c0 in zip(states, start)]
+
+
 def propose(model, e: torch.Tensor, n: int, how: str = "sample", e_hat: torch.Tensor | None = None,
             hyp_ids: list[list[int]] | None = None,
             temperature: float = DEFAULT_TEMPERATURE) -> list[list[str]]:
@@ -149,7 +200,8 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
            temperature: float = DEFAULT_TEMPERATURE, budget: int | None = None,
            patience: int = 4,
            min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
-           retrieval_k: int = 1, batch_size: int = 64, embed_batch: int = 128,
+           retrieval_k: int = 1, polish: int = 4, polish_words: int = 12,
+           vocabulary: WordVocabulary | None = None, batch_size: int = 64, embed_batch: int = 128,
            progress: bool = False) -> list[dict]:
     """Invert vectors [n, d] of ``embedder``'s space into texts (one dict per row, in order).
 
@@ -163,10 +215,15 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
         temperature: sampling temperature of the ``"sample"`` proposals (the first is greedy).
         budget: maximum embedder queries per vector (None = unlimited).
         retrieval: optional index whose ``retrieval_k`` nearest texts join the step-0 pool.
+        polish: rounds of word-level polish after the last step (0 = off); polish_words: nearest
+            vocabulary words tried per round; vocabulary: the words to try (default: the
+            backbone tokenizer's whole words, embedded once and cached).
     Returns:
         dicts with ``text``, ``cosine`` (of phi(text) to the target), ``steps`` (correction steps
         run), ``best_step``, ``queries``, ``hypothesis`` / ``hypothesis_cosine`` (step 0 best),
-        ``history`` (best cosine after each step).
+        ``history`` (best cosine after step 0, each correction step, then the polish if run),
+        ``unpolished`` / ``unpolished_cosine`` (the best text before the polish: the fluent
+        corrector output), ``polish_edits`` (edits the polish kept), ``polish_queries``.
     """
     if model.cfg.emb_dim is not None:
         vectors = check_vectors(vectors, "vectors", dim=model.cfg.emb_dim)
@@ -176,6 +233,10 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
         raise ValueError(f"retrieval_k must be >= 1, got {retrieval_k}")
     expand = expand or beam
     hyp_samples = hyp_samples or beam
+    if int(polish) < 0 or int(polish_words) < 1:
+        raise ValueError(f"polish must be >= 0 and polish_words >= 1, got {polish}, {polish_words}")
+    # the words are checked now, embedded (once per embedder, cached) only when the polish runs
+    words = tokenizer_words(model.tokenizer) if polish and vocabulary is None else None
     device = model.device
     tok = model.tokenizer
     states = [_State(target=v) for v in vectors]
@@ -224,9 +285,18 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
                             cos=f"{np.mean([s.best[1] for s in states]):.3f}")
     if bar:
         bar.close()
+    before = [(s.best, s.queries) for s in states]
+    if polish:
+        vocabulary = vocabulary or WordVocabulary.build(embedder, words, progress=progress)
+        _polish(states, vocabulary, embedder, int(polish), int(polish_words), budget, embed_batch)
+        for s in states:
+            s.history.append(s.best[1])
     return [{"text": s.best[0], "cosine": s.best[1], "steps": s.steps, "best_step": s.best_step,
              "queries": s.queries, "hypothesis": s.hypothesis[0],
-             "hypothesis_cosine": s.hypothesis[1], "history": s.history} for s in states]
+             "hypothesis_cosine": s.hypothesis[1], "history": s.history,
+             "unpolished": best[0], "unpolished_cosine": best[1],
+             "polish_edits": s.polish_edits, "polish_queries": s.queries - q}
+            for s, (best, q) in zip(states, before)]
 
 
 # ----- CLI ---------------------------------------------------------------------------------------
@@ -272,6 +342,7 @@ def run_cli(cfg: dict) -> int:
                  temperature=temperature, budget=cfg.get("budget"),
                  patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
                  retrieval=retrieval, retrieval_k=int(cfg.get("retrieval_k", 1)),
+                 polish=int(cfg.get("polish", 4)), polish_words=int(cfg.get("polish_words", 12)),
                  batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
     out = Path(cfg["out"])
     with atomic_path(out) as tmp:

@@ -17,6 +17,7 @@ from inversion import metrics
 from inversion.backbone import Backbone, prepare_tokenizer, truncate_layers
 from inversion.data import embed_texts, length_bucketed_batches, make_textset
 from inversion.infer import RetrievalIndex, invert
+from inversion.polish import WordVocabulary
 from inversion.model import InverterConfig, build_inverter
 from inversion.train import arch_diff, load_inverter, train
 
@@ -337,12 +338,16 @@ def test_invert_keeps_best_and_respects_budget(tokenizer, vectors, proposals):
     ids = tokenizer(TEXTS, add_special_tokens=False).input_ids
     _fit(model, vectors, ids, steps=15)
     retr = RetrievalIndex(TEXTS[4:], vectors[4:])
+    words = WordVocabulary.build("minilm", ["cat", "river", "tree", "music", "stone"], cache=False)
     res = invert(vectors[:3], model, "minilm", steps=3, beam=2, budget=9, patience=5,
-                 retrieval=retr, batch_size=4, proposals=proposals)
+                 retrieval=retr, batch_size=4, proposals=proposals, vocabulary=words)
     assert len(res) == 3
     recheck = embed_texts("minilm", [r["text"] for r in res])
     for r, v, rv in zip(res, vectors[:3], recheck):
         assert r["queries"] <= 9
+        # the polish (last history entry) only keeps edits that raise the cosine
+        assert r["cosine"] >= r["unpolished_cosine"] and r["history"][-1] == r["cosine"]
+        assert (r["polish_edits"] > 0) == (r["cosine"] > r["unpolished_cosine"])
         # the answer is the best text seen at any step, and the history never decreases
         assert r["cosine"] == pytest.approx(max(r["history"]), abs=1e-6)
         assert all(b >= a - 1e-9 for a, b in zip(r["history"], r["history"][1:]))
@@ -356,10 +361,11 @@ def test_invert_hyp_samples_widen_only_step0(tokenizer, vectors):
     """hyp_samples=5 proposes 5 hypotheses at step 0 (5 queries at most), the beam keeps 2."""
     torch.manual_seed(0)
     model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
-    res = invert(vectors[:3], model, "minilm", steps=0, beam=2, hyp_samples=5, batch_size=4)
+    res = invert(vectors[:3], model, "minilm", steps=0, beam=2, hyp_samples=5, batch_size=4,
+                 polish=0)
     assert all(r["queries"] <= 5 for r in res)
     assert max(r["queries"] for r in res) > 2          # an untrained model's samples differ
-    narrow = invert(vectors[:3], model, "minilm", steps=0, beam=2, batch_size=4)
+    narrow = invert(vectors[:3], model, "minilm", steps=0, beam=2, batch_size=4, polish=0)
     assert all(r["queries"] <= 2 for r in narrow)
 
 
@@ -378,6 +384,8 @@ def test_invert_bad_input(tokenizer):
             invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, temperature=t)
     with pytest.raises(ValueError, match="proposals"):
         invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, proposals="nucleus")
+    with pytest.raises(ValueError, match="polish"):
+        invert(np.ones((2, 384), np.float32), model, "minilm", steps=0, polish=-1)
 
 
 def test_invert_cli_errors(tmp_path):
@@ -521,7 +529,10 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     texts = get_texts("gcide-definitions", "eval", limit=300)[290:294]   # not the val rows
     vecs = embed_texts("minilm", texts)
     model = load_inverter(wdir, embedder="minilm")
+    # the default word-level polish runs with the backbone tokenizer's ~31k words (embedded once)
     res = invert(vecs, model, "minilm", steps=0, beam=1, batch_size=4)
+    assert all(r["cosine"] >= r["unpolished_cosine"] for r in res)
+    assert np.mean([r["cosine"] - r["unpolished_cosine"] for r in res]) > 0.01
     # Exact token equality with HF's loop is checked in float32: in bfloat16 the changing batch
     # (finished rows leave) changes the matmul blocking, and a near-tie can flip one argmax
     # (seen with the one-run weights at token 21 of 26).

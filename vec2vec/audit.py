@@ -225,7 +225,7 @@ def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieva
         if not (isinstance(done, list) and len(done) == len(part)):
             done = invert(part, model, cfg["known"], steps=int(cfg["invert_steps"]),
                           beam=int(cfg["invert_beam"]), temperature=cfg["invert_temperature"],
-                          retrieval=retrieval,
+                          polish=int(cfg["invert_polish"]), retrieval=retrieval,
                           retrieval_k=int(cfg["retrieval_k"]), batch_size=int(cfg["invert_batch"]))
             done = [{k: r[k] for k in ("text", "cosine", "steps", "queries", "hypothesis",
                                        "hypothesis_cosine")} for r in done]
@@ -271,12 +271,12 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 # config keys that change what an audit computes (speed and display settings are left out)
 RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
                "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature",
-               "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked")
+               "invert_polish", "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked")
 
 
 # keys added to RESULT_KEYS after audits were first written, with the value an older key.json
-# implied: proposals were sampled at temperature 1.0 before the knob existed
-KEYS_ADDED = {"invert_temperature": 1.0}
+# implied: proposals were sampled at temperature 1.0 before the knob existed; no polish before its
+KEYS_ADDED = {"invert_temperature": 1.0, "invert_polish": 0}
 
 
 def _comparable_key(key: dict) -> dict:
@@ -424,6 +424,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
         "inversion": {"inverter": str(inv_dir) if inv else None, "n": n_inv if inv else 0,
                       "steps": int(cfg["invert_steps"]), "beam": int(cfg["invert_beam"]),
                       "temperature": cfg["invert_temperature"],
+                      "polish": int(cfg["invert_polish"]),
                       "retrieval": bool(cfg["retrieval"]),
                       "mean_cosine": float(np.mean([r["cosine"] for r in inv])) if inv else None},
         "items": items,
