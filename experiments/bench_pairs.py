@@ -38,7 +38,7 @@ from vec2vec.embed import embed  # noqa: E402
 from vec2vec.evaluate import all_metrics, centring_means, oracle_predictions  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.selection import unsupervised_score  # noqa: E402
-from vec2vec.train import load_pivot_vectors  # noqa: E402
+from vec2vec.translators.pivot import load_pivot_vectors  # noqa: E402
 from vec2vec.translators import get_translator  # noqa: E402
 
 

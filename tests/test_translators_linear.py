@@ -280,7 +280,8 @@ def test_train_pivot_takes_pivot_texts_after_n_a(tmp_path):
     from vec2vec import rundir
     from vec2vec.config import compose, to_dict
     from vec2vec.embed import embed
-    from vec2vec.train import load_pivot_vectors, run
+    from vec2vec.train import run
+    from vec2vec.translators.pivot import load_pivot_vectors
 
     cfg = to_dict(compose("train", ["method=pivot", "source=minilm", "target=minilm",
                                     "method.pivot=minilm", "method.n_pivot=1000", "n_a=1000",
@@ -300,5 +301,5 @@ def test_train_pivot_takes_pivot_texts_after_n_a(tmp_path):
     assert retrieval_metrics(t.translate(ev, "ab"), ev, pool=1024, hungarian=False)["top1"] >= 0.99
     with pytest.raises(ValueError, match="needs n_a set"):
         load_pivot_vectors({**cfg, "n_a": None}, "minilm", 1000)
-    with pytest.raises(ValueError, match="also needs xp"):
+    with pytest.raises(ValueError, match="also needs fit_kw with xp"):
         run(cfg, xa=ev, xb=ev)

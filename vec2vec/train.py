@@ -479,8 +479,8 @@ def plot_curves(history: list[dict], path: Path) -> None:
 # `vec2vec train`: any registered method, one or several seeds, selection without pairs
 # ---------------------------------------------------------------------------------------------
 def make_translator(method: str, params: dict, seed: int, device: str = "auto"):
-    """Build ``method`` with ``params``; the run's seed (and device, for the GAN) are filled in
-    when the method takes them."""
+    """Build ``method`` with ``params``; the run's seed (and device, for methods trained by this
+    module's loop) are filled in when the method takes them."""
     import inspect
 
     from .translators.base import REGISTRY, get_translator
@@ -490,7 +490,7 @@ def make_translator(method: str, params: dict, seed: int, device: str = "auto"):
         return get_translator(method)  # raises with the list of valid names
     params = dict(params)
     cls = REGISTRY[method]
-    if method == "vec2vec":
+    if cls.uses_train_loop:
         params |= {"seed": int(seed), "device": device}
     elif "seed" in inspect.signature(cls.__init__).parameters:
         params["seed"] = int(seed)
@@ -521,32 +521,23 @@ def load_training_data(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return xa, xb
 
 
-def load_pivot_vectors(cfg: dict, pivot: str, n_pivot: int) -> np.ndarray:
-    """Vectors of the ``pivot`` embedder for method ``pivot``: split a, rows [n_a, n_a + n_pivot),
-    texts disjoint from both training sides (split a's first n_a rows and split b)."""
-    from .embed import embed
-
-    if cfg.get("n_a") is None:
-        raise ValueError("method=pivot needs n_a set: its pivot texts are the split-a rows after "
-                         "the first n_a")
-    n_a, n_pivot = int(cfg["n_a"]), int(n_pivot)
-    xp = embed(pivot, corpus=cfg["corpus"], split="a", limit=n_a + n_pivot,
-               seed=int(cfg["data_seed"]), progress=bool(cfg["progress"]))[n_a:]
-    if len(xp) < min(n_pivot, 1000):
-        raise ValueError(f"method=pivot: split a of {cfg['corpus']} has {n_a + len(xp)} texts, "
-                         f"leaving {len(xp)} after n_a={n_a} for the pivot; lower n_a or n_pivot")
-    return xp
-
-
 def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
-        xp: np.ndarray | None = None) -> dict:
+        fit_kw: dict | None = None) -> dict:
     """Train every seed of ``cfg`` (the resolved train config) into ``cfg["run_dir"]``; choose the
-    best seed by the unsupervised score; return the selection record. ``xp``: pivot vectors for
-    method ``pivot`` (loaded by ``load_pivot_vectors`` when run loads xa and xb itself).
-    Under ``torchrun`` the GAN trains on every rank (``train_gan``); rank 0 alone fits any other
-    method, writes files and returns the record (the other ranks return {})."""
+    best seed by the unsupervised score; return the selection record. ``fit_kw``: the method's
+    extra ``fit`` inputs (``Translator.fit_inputs``, e.g. the pivot's vectors); loaded by the
+    method's ``load_fit_inputs`` when run loads xa and xb itself.
+    Under ``torchrun`` a method trained by this module's loop (``uses_train_loop``: the GAN)
+    trains on every rank (``train_gan``); rank 0 alone fits any other method, writes files and
+    returns the record (the other ranks return {})."""
+    from .translators import _load_all  # noqa: F401
+    from .translators.base import REGISTRY, get_translator
+
     method_cfg = dict(cfg["method"])
     method = method_cfg.pop("name")
+    if method not in REGISTRY:
+        get_translator(method)                  # raises with the list of valid names
+    cls = REGISTRY[method]
     seeds = [int(s) for s in (cfg["seeds"] if cfg.get("seeds") is not None else [cfg["seed"]])]
     if len(set(seeds)) != len(seeds) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of distinct ints, got {cfg.get('seeds')}")
@@ -554,16 +545,14 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
     from .selection import unsupervised_score  # noqa: F401  (fail now, not after training)
     device = pick_device(cfg.get("device", "auto"))
     job = distributed.setup(device)
-    if not job.main and method != "vec2vec":  # only the GAN trains data-parallel: no data needed
+    if not job.main and not cls.uses_train_loop:   # only the loop trains data-parallel
         distributed.teardown(job)
         return {}
-    if method == "pivot" and xp is None:
-        if xa is not None or xb is not None:
-            raise ValueError("method=pivot with given xa/xb also needs xp (pivot vectors on "
-                             "texts disjoint from both)")
-        from .translators.pivot import DEFAULT_N_PIVOT, DEFAULT_PIVOT
-        xp = load_pivot_vectors(cfg, method_cfg.get("pivot", DEFAULT_PIVOT),
-                                method_cfg.get("n_pivot", DEFAULT_N_PIVOT))
+    if fit_kw is None:
+        if cls.fit_inputs and (xa is not None or xb is not None):
+            raise ValueError(f"method={method} with given xa/xb also needs fit_kw with "
+                             f"{', '.join(cls.fit_inputs)} (see {cls.__name__}.fit)")
+        fit_kw = cls.load_fit_inputs(cfg, method_cfg)
     if xa is None or xb is None:
         xa, xb = load_training_data(cfg)
     record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
@@ -586,7 +575,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         t0 = time.time()
         done = bool(cfg.get("resume") and (tdir / "translator.json").is_file()
                     and (sdir / "done.json").is_file())
-        if method == "vec2vec":  # the ranks train together: rank 0's files decide for all
+        if cls.uses_train_loop:  # the ranks train together: rank 0's files decide for all
             done = bool(distributed.agree(job, [float(done)])[0])
         if done:
             from .translators.base import Translator
@@ -594,13 +583,13 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
             seconds = read_json(sdir / "done.json")["seconds"]
         else:
             tr = make_translator(method, method_cfg, seed, device)
-            if method == "vec2vec":
+            if cls.uses_train_loop:
                 train_gan(tr, xa, xb, run_dir=sdir, resume=bool(cfg.get("resume")),
                           ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]),
                           score_fn=lambda t: _score_value(selection_score(t, xa, xb)))
                 tr.dims = (xa.shape[1], xb.shape[1])
             else:
-                tr.fit(xa, xb, **({"xp": xp} if method == "pivot" else {}))
+                tr.fit(xa, xb, **fit_kw)
             seconds = time.time() - t0
             if job.main:
                 tr.save(tdir)

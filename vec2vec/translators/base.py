@@ -52,6 +52,19 @@ class Translator(ABC):
 
     method: ClassVar[str] = "?"
     needs_pairs: ClassVar[bool] = False
+    # Trained by ``vec2vec.train``'s own loop (checkpoints, resume, data parallel on every rank)
+    # instead of by ``fit``; ``vec2vec train`` then also hands the run's seed and device to the
+    # constructor. Only the GAN.
+    uses_train_loop: ClassVar[bool] = False
+    # Names of the extra keyword inputs of ``fit`` beyond xa, xb (``load_fit_inputs`` loads them
+    # for ``vec2vec train``); empty for most methods.
+    fit_inputs: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def load_fit_inputs(cls, run_cfg: dict, params: dict) -> dict:
+        """The extra ``fit`` inputs named in ``fit_inputs``, loaded for the resolved ``vec2vec
+        train`` config ``run_cfg`` and this method's ``params``; {} when there are none."""
+        return {}
 
     def __init__(self, **config: Any):
         self.config = dict(config)

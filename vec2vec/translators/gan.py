@@ -309,6 +309,8 @@ def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.nd
 class GANTranslator(Translator):
     """Method ``vec2vec``: warm-started GAN translator; ``fit`` runs ``vec2vec.train.train_gan``."""
 
+    uses_train_loop = True     # `vec2vec train` runs train_gan itself: checkpoints, resume, DDP
+
     def __init__(self, **config: Any):
         unknown = set(config) - set(DEFAULTS)
         if unknown:

@@ -37,6 +37,24 @@ from .minivec2vec import MiniVec2Vec
 DEFAULT_PIVOT, DEFAULT_N_PIVOT = "minilm", 10000
 
 
+def load_pivot_vectors(run_cfg: dict, pivot: str, n_pivot: int) -> np.ndarray:
+    """Vectors of the ``pivot`` embedder for ``vec2vec train method=pivot``: split a of the run's
+    corpus, rows [n_a, n_a + n_pivot), texts disjoint from both training sides (split a's first
+    n_a rows and split b)."""
+    from ..embed import embed
+
+    if run_cfg.get("n_a") is None:
+        raise ValueError("method=pivot needs n_a set: its pivot texts are the split-a rows after "
+                         "the first n_a")
+    n_a, n_pivot = int(run_cfg["n_a"]), int(n_pivot)
+    xp = embed(pivot, corpus=run_cfg["corpus"], split="a", limit=n_a + n_pivot,
+               seed=int(run_cfg["data_seed"]), progress=bool(run_cfg["progress"]))[n_a:]
+    if len(xp) < min(n_pivot, 1000):
+        raise ValueError(f"method=pivot: split a of {run_cfg['corpus']} has {n_a + len(xp)} texts, "
+                         f"leaving {len(xp)} after n_a={n_a} for the pivot; lower n_a or n_pivot")
+    return xp
+
+
 @register("pivot")
 class PivotTranslator(LinearTranslator):
     """a -> p -> b as one more start of ``mini-vec2vec`` on (a, b) (module docstring).
@@ -53,6 +71,14 @@ class PivotTranslator(LinearTranslator):
                          final_config=dict(final_config or {}), **config)
         self.history: list[dict] = []
         self._xp: np.ndarray | None = None
+
+    fit_inputs = ("xp",)
+
+    @classmethod
+    def load_fit_inputs(cls, run_cfg: dict, params: dict) -> dict:
+        """``xp``: the pivot embedder's vectors on split-a rows after the first n_a."""
+        return {"xp": load_pivot_vectors(run_cfg, params.get("pivot", DEFAULT_PIVOT),
+                                         params.get("n_pivot", DEFAULT_N_PIVOT))}
 
     def fit(self, xa: np.ndarray, xb: np.ndarray, xp: np.ndarray | None = None) -> "PivotTranslator":
         """As ``Translator.fit``, plus ``xp`` [n_p, d_p]: vectors of the pivot embedder on texts
