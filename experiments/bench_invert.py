@@ -25,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments._args import parse_kv  # noqa: E402
+from experiments._invert import polish_variants  # noqa: E402
 from inversion import metrics  # noqa: E402
 from inversion.data import embed_texts, load_corpus_vectors  # noqa: E402
 from inversion.infer import DEFAULT_TEMPERATURE, RetrievalIndex, check_temperature, invert  # noqa: E402
@@ -77,10 +78,9 @@ def main(argv: list[str]) -> int:
         refs, targets = heldout(corpus, cfg, model.tokenizer, model.cfg.max_tokens)
         for m in methods:
             t0 = time.time()
-            extra = {}
             if m == "retrieval":
                 _, idx = retrieval.search(targets, 1)
-                preds = [retrieval.texts[j] for j in idx[:, 0]]
+                results = [(m, [retrieval.texts[j] for j in idx[:, 0]], {})]
             else:
                 kw = dict(steps=0, beam=1, polish=0)
                 if m == "hyp_beam":
@@ -96,21 +96,8 @@ def main(argv: list[str]) -> int:
                         kw.update(retrieval=retrieval, retrieval_k=cfg["retrieval_k"])
                 res = invert(targets, model, cfg["embedder"], batch_size=cfg["batch_size"],
                              progress=True, **kw)
-                preds = [r["text"] for r in res]
-                extra = {"mean_queries": float(np.mean([r["queries"] for r in res])),
-                         "mean_steps": float(np.mean([r["steps"] for r in res])),
-                         "hyp_cosine": float(np.mean([r["hypothesis_cosine"] for r in res]))}
-                # the loop must never end worse than anything it saw
-                extra["never_worse"] = bool(all(r["cosine"] >= max(r["history"]) - 1e-6
-                                                for r in res))
+                results = polish_variants(m, res)
             secs = time.time() - t0
-            results = [(m, preds, extra)]
-            if m.startswith("corrected") and cfg["polish"]:
-                polish_s = float(np.mean([r["polish_queries"] for r in res]))
-                results = [(m, [r["unpolished"] for r in res],
-                            {**extra, "mean_queries": extra["mean_queries"] - polish_s}),
-                           (f"{m}+polish", preds, {**extra, "polish_queries": polish_s,
-                            "mean_polish_edits": float(np.mean([r["polish_edits"] for r in res]))})]
             for name, texts, info in results:
                 sc = evaluate(texts, refs, targets, cfg["embedder"])
                 row = {"corpus": corpus, "method": name, **sc, "seconds": secs, **info}

@@ -9,7 +9,8 @@ minilm vectors of gcide-definitions split a and mpnet vectors of split b (disjoi
 eval rows ``offset..offset+n`` embedded by mpnet (the leaked vectors) and by minilm (only for the
 "direct" reference row). The inversion package itself never sees the translator: it gets vectors.
 ``direction`` is the translator's direction from mpnet to minilm: "ab" for one fitted here (a =
-mpnet), "ba" for a ``vec2vec train source=minilm target=mpnet`` run.
+mpnet), "ba" for a ``vec2vec train source=minilm target=mpnet`` run. With ``polish`` > 0 each
+input gets two rows from its one run: before and after the word-level polish.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments._args import parse_kv  # noqa: E402
+from experiments._invert import polish_variants  # noqa: E402
 from inversion.data import embed_texts  # noqa: E402
 from inversion.infer import DEFAULT_TEMPERATURE, check_temperature, invert  # noqa: E402
 from inversion.metrics import score  # noqa: E402
@@ -72,15 +74,17 @@ def main(argv: list[str]) -> int:
         t0 = time.time()
         res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"],
                      temperature=cfg["temperature"], polish=cfg["polish"], progress=True)
-        preds = [r["text"] for r in res]
-        pv = embed_texts("minilm", [p or " " for p in preds])
-        sc = score(preds, refs, pv, direct)        # cosine to the TRUE minilm vector
-        sc["cos_translated_to_true"] = float(np.mean(np.sum(
-            vecs / np.linalg.norm(vecs, axis=1, keepdims=True) * direct, 1)))
-        rows.append({"input": name, **sc, "seconds": time.time() - t0})
-        print(f"| {name} | {sc['n']} | {sc['token_f1']:.3f} | {sc['bleu']:.1f} | "
-              f"{sc['exact']:.3f} | {sc['cosine']:.3f} | {sc['cos_translated_to_true']:.3f} |",
-              flush=True)
+        secs = time.time() - t0
+        unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+        cos_in = float(np.mean(np.sum(unit * direct, 1)))
+        for variant, preds, info in polish_variants(name, res):
+            pv = embed_texts("minilm", [p or " " for p in preds])
+            sc = score(preds, refs, pv, direct)        # cosine to the TRUE minilm vector
+            sc["cos_translated_to_true"] = cos_in
+            rows.append({"input": variant, **sc, "seconds": secs, **info})
+            print(f"| {variant} | {sc['n']} | {sc['token_f1']:.3f} | {sc['bleu']:.1f} | "
+                  f"{sc['exact']:.3f} | {sc['cosine']:.3f} | {sc['cos_translated_to_true']:.3f} |",
+                  flush=True)
     write_json(cfg["out"], {"config": cfg, "rows": rows})
     return 0
 
