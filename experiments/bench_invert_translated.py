@@ -28,6 +28,7 @@ from experiments._invert import polish_variants  # noqa: E402
 from inversion.data import embed_texts  # noqa: E402
 from inversion.infer import DEFAULT_TEMPERATURE, check_temperature, invert  # noqa: E402
 from inversion.metrics import score  # noqa: E402
+from inversion.polish import DEFAULT_ROUNDS  # noqa: E402
 from inversion.train import load_inverter  # noqa: E402
 from vec2vec.corpora import get_texts  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
@@ -35,7 +36,7 @@ from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10, beam=4,
-                temperature=DEFAULT_TEMPERATURE, polish=4,
+                temperature=DEFAULT_TEMPERATURE, polish=DEFAULT_ROUNDS,
                 method="mini-vec2vec", translator_dir="", direction="ab", fit_n=8192, seed=0, threads=2,
                 out="experiments/results/bench_invert_translated.json")
 

@@ -32,7 +32,8 @@ import torch
 from vec2vec.validation import check_vectors, l2_normalize
 
 from .data import embed_texts
-from .polish import WordVocabulary, residual, tokenizer_words, word_edits
+from .polish import (DEFAULT_ROUNDS, DEFAULT_WORDS, WordVocabulary, residual, tokenizer_words,
+                     word_edits)
 
 # Sampling temperature of the "sample" proposals. Measured with the shipped minilm inverter (10
 # steps, beam 4; token F1 differences paired per text, +- one standard error): in domain 0.7 beat
@@ -157,7 +158,8 @@ def _polish(states: list[_State], vocab: WordVocabulary, embedder, rounds: int, 
 
 
 def polish_texts(texts: list[str], targets: np.ndarray, embedder, vocabulary: WordVocabulary,
-                 rounds: int = 4, n_words: int = 12, budget: int | None = None,
+                 rounds: int = DEFAULT_ROUNDS, n_words: int = DEFAULT_WORDS,
+                 budget: int | None = None,
                  embed_batch: int = 128) -> list[dict]:
     """Word-level polish of any texts [n] towards target vectors [n, d] of ``embedder``'s space
     (the stage :func:`invert` runs last). Returns one dict per text: ``text``, ``cosine``,
@@ -200,7 +202,8 @@ def invert(vectors: np.ndarray, model, embedder, steps: int = 10, beam: int = 4,
            temperature: float = DEFAULT_TEMPERATURE, budget: int | None = None,
            patience: int = 4,
            min_gain: float = 1e-3, stop_cosine: float = 0.999, retrieval: RetrievalIndex | None = None,
-           retrieval_k: int = 1, polish: int = 4, polish_words: int = 12,
+           retrieval_k: int = 1, polish: int = DEFAULT_ROUNDS,
+           polish_words: int = DEFAULT_WORDS,
            vocabulary: WordVocabulary | None = None, batch_size: int = 64, embed_batch: int = 128,
            progress: bool = False) -> list[dict]:
     """Invert vectors [n, d] of ``embedder``'s space into texts (one dict per row, in order).
@@ -342,7 +345,8 @@ def run_cli(cfg: dict) -> int:
                  temperature=temperature, budget=cfg.get("budget"),
                  patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
                  retrieval=retrieval, retrieval_k=int(cfg.get("retrieval_k", 1)),
-                 polish=int(cfg.get("polish", 4)), polish_words=int(cfg.get("polish_words", 12)),
+                 polish=int(cfg.get("polish", DEFAULT_ROUNDS)),
+                 polish_words=int(cfg.get("polish_words", DEFAULT_WORDS)),
                  batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
     out = Path(cfg["out"])
     with atomic_path(out) as tmp:
