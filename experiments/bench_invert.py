@@ -28,7 +28,8 @@ from experiments._args import parse_kv  # noqa: E402
 from experiments._invert import polish_variants  # noqa: E402
 from inversion import metrics  # noqa: E402
 from inversion.data import embed_texts, load_corpus_vectors  # noqa: E402
-from inversion.infer import DEFAULT_TEMPERATURE, RetrievalIndex, check_temperature, invert  # noqa: E402
+from inversion.infer import (DEFAULT_PATIENCE, DEFAULT_TEMPERATURE, RetrievalIndex,  # noqa: E402
+                             check_temperature, invert)
 from inversion.polish import DEFAULT_ROUNDS, DEFAULT_WORDS  # noqa: E402
 from inversion.train import load_inverter  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
@@ -36,7 +37,8 @@ from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
                 steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample",
-                temperature=DEFAULT_TEMPERATURE, patience=4, budget=None, polish=DEFAULT_ROUNDS,
+                temperature=DEFAULT_TEMPERATURE, patience=DEFAULT_PATIENCE,
+                budget=None, polish=DEFAULT_ROUNDS,
                 polish_words=DEFAULT_WORDS,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0,
                 threads=2,
