@@ -34,6 +34,7 @@ from vec2vec.corpora import get_texts  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
 from vec2vec.runtime import set_seed  # noqa: E402
+from vec2vec.validation import l2_normalize  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", n=100, offset=256, steps=10, beam=4,
                 temperature=DEFAULT_TEMPERATURE, polish=DEFAULT_ROUNDS,
@@ -76,8 +77,7 @@ def main(argv: list[str]) -> int:
         res = invert(vecs, model, "minilm", steps=cfg["steps"], beam=cfg["beam"],
                      temperature=cfg["temperature"], polish=cfg["polish"], progress=True)
         secs = time.time() - t0
-        unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-        cos_in = float(np.mean(np.sum(unit * direct, 1)))
+        cos_in = float(np.mean(np.sum(l2_normalize(vecs) * direct, 1)))
         for variant, preds, info in polish_variants(name, res):
             pv = embed_texts("minilm", [p or " " for p in preds])
             sc = score(preds, refs, pv, direct)        # cosine to the TRUE minilm vector

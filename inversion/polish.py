@@ -28,7 +28,6 @@ import json
 import re
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -85,6 +84,7 @@ class WordVocabulary:
               progress: bool = False) -> "WordVocabulary":
         """Embed ``words`` with ``embedder`` (name or object), through an on-disk cache keyed by
         the embedder id and the word list; a cache that does not load cleanly is rebuilt."""
+        from vec2vec.embed import _slug
         from vec2vec.embedders import cache_root
         from vec2vec.io import load_npy, read_json, save_npy, write_json
 
@@ -92,7 +92,7 @@ class WordVocabulary:
 
         key = embedder_key(embedder)
         digest = hashlib.sha256(json.dumps([key, words]).encode()).hexdigest()[:16]
-        folder = cache_root() / "vocab" / re.sub(r"[^A-Za-z0-9._-]+", "_", key)[-80:] / digest
+        folder = cache_root() / "vocab" / _slug(key) / digest
         if cache and (folder / "vectors.npy").is_file():
             try:
                 if read_json(folder / "words.json") == words:
