@@ -7,6 +7,11 @@ fitted on paired rows and exist only as evaluation ceilings.
 
 Saved form (``save(dir)``): ``dir/translator.json`` (method name, format version, constructor
 config, dims) and ``dir/weights.safetensors``. Nothing is pickled; loading never runs code.
+
+Every method takes the config key ``shrink`` (k neighbours; 0 = off, the default): after the
+fit, each direction's output is shrunk per principal direction of the target space by gains
+estimated without pairs (``vec2vec.shrink``). It raises the cosine to the true vectors and can
+cost a little top-1. ``fit_shrinkage`` adds it to an already fitted translator.
 """
 from __future__ import annotations
 
@@ -21,6 +26,11 @@ from ..validation import check_vectors
 
 FORMAT_VERSION = 1
 DIRECTIONS = ("ab", "ba")
+SHRINK_PREFIX = "shrink."   # weights.safetensors keys of the output shrinkage (vec2vec.shrink)
+
+
+def _as_numpy(v) -> np.ndarray:
+    return np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float32)
 
 # name -> Translator subclass; filled by @register
 REGISTRY: dict[str, type["Translator"]] = {}
@@ -69,6 +79,8 @@ class Translator(ABC):
     def __init__(self, **config: Any):
         self.config = dict(config)
         self.dims: tuple[int, int] | None = None  # (d_a, d_b) once fitted
+        # direction -> {"mean", "axes", "gain"} of vec2vec.shrink; {} = outputs not shrunk
+        self.shrinkage: dict[str, dict[str, np.ndarray]] = {}
 
     # ---- public API -----------------------------------------------------------------------
     def fit(self, xa: np.ndarray, xb: np.ndarray) -> "Translator":
@@ -78,7 +90,26 @@ class Translator(ABC):
         if self.needs_pairs and len(xa) != len(xb):
             raise ValueError(f"{self.method} is fitted on paired rows; got {len(xa)} vs {len(xb)}")
         self.dims = (xa.shape[1], xb.shape[1])
+        self.shrinkage = {}
         self._fit(xa, xb)
+        if int(self.config.get("shrink") or 0) > 0:
+            self.fit_shrinkage(xa, xb)
+        return self
+
+    def fit_shrinkage(self, xa: np.ndarray, xb: np.ndarray, k: int | None = None) -> "Translator":
+        """Fit the pair-free output shrinkage of both directions (``vec2vec.shrink``) on unpaired
+        xa [n_a, d_a], xb [n_b, d_b]; k neighbours (default: config ``shrink``, else 3)."""
+        from ..shrink import DEFAULT_K, fit_shrinkage
+
+        if self.dims is None:
+            raise RuntimeError(f"{self.method} translator is not fitted; call fit() or load()")
+        k = int(k or self.config.get("shrink") or DEFAULT_K)
+        self.config["shrink"] = k
+        self.shrinkage = {}    # fitted on the plain maps' outputs
+        xa = check_vectors(xa, "xa", dim=self.dims[0], min_rows=2)
+        xb = check_vectors(xb, "xb", dim=self.dims[1], min_rows=2)
+        self.shrinkage = {"ab": fit_shrinkage(self.translate(xa, "ab"), xb, k),
+                          "ba": fit_shrinkage(self.translate(xb, "ba"), xa, k)}
         return self
 
     def translate(self, x: np.ndarray, direction: str = "ab") -> np.ndarray:
@@ -89,7 +120,11 @@ class Translator(ABC):
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         d_src = self.dims[0] if direction == "ab" else self.dims[1]
         x = check_vectors(x, "input vectors", dim=d_src)
-        return np.asarray(self._translate(x, direction), dtype=np.float32)
+        y = np.asarray(self._translate(x, direction), dtype=np.float32)
+        if self.shrinkage:
+            from ..shrink import apply_shrinkage
+            y = apply_shrinkage(y, self.shrinkage[direction]).astype(np.float32)
+        return y
 
     def save(self, directory: str | Path) -> Path:
         """Write translator.json + weights.safetensors into ``directory`` (atomically per file)."""
@@ -97,7 +132,10 @@ class Translator(ABC):
             raise RuntimeError("cannot save an unfitted translator")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_safetensors(directory / "weights.safetensors", self.state_dict(),
+        tensors = dict(self.state_dict())
+        for direction, params in self.shrinkage.items():
+            tensors.update({f"{SHRINK_PREFIX}{direction}.{k}": v for k, v in params.items()})
+        save_safetensors(directory / "weights.safetensors", tensors,
                          metadata={"method": self.method})
         write_json(directory / "translator.json", {
             "format": "vec2vec-translator", "version": FORMAT_VERSION, "method": self.method,
@@ -116,7 +154,17 @@ class Translator(ABC):
                              f"is not supported (expected {FORMAT_VERSION})")
         obj = get_translator(meta["method"], **meta.get("config", {}))
         obj.dims = tuple(meta["dims"])
-        obj.load_state_dict(load_safetensors(directory / "weights.safetensors"))
+        state = load_safetensors(directory / "weights.safetensors")
+        shrink = {k: state.pop(k) for k in list(state) if k.startswith(SHRINK_PREFIX)}
+        obj.load_state_dict(state)
+        if shrink or int(obj.config.get("shrink") or 0) > 0:
+            from ..shrink import check_params
+
+            obj.shrinkage = {
+                d: check_params({k.split(".")[-1]: _as_numpy(v) for k, v in shrink.items()
+                                 if k.startswith(f"{SHRINK_PREFIX}{d}.")},
+                                obj.dims[1 if d == "ab" else 0], f"{directory} ({d})")
+                for d in DIRECTIONS}
         return obj
 
     # ---- for subclasses ---------------------------------------------------------------------

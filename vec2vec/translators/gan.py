@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.0, "residual_gain_init": 0.0,
     # --- discriminators
     "disc_width": 256, "disc_depth": 3, "disc_norm": "layer",
+    # --- pair-free output shrinkage after training (vec2vec.shrink; 0 = off)
+    "shrink": 0,
     # --- warm start
     "warm_start": "mini-vec2vec",   # method name, or null for random init
     "warm_start_config": {},

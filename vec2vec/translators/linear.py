@@ -250,6 +250,7 @@ class LinearTranslator(Translator):
         import copy
 
         other = copy.copy(self)
+        other.shrinkage = {}     # fitted on this map's outputs, not on the other map's
         other._set_maps(w_ab, w_ba)
         return other
 
