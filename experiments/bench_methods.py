@@ -11,8 +11,9 @@ added as rows. For each method the seed with the best unsupervised score is mark
 success = top-1@1024 >= 0.95 in both directions. Rank correlations (Spearman) between the
 unsupervised score and the paired top-1 are reported over all runs, and over the pipeline
 snapshots (the intermediate maps of mini-vec2vec: anchors, pseudo-pairs, each refinement step).
-``--rotation`` also runs the rotation control for every method: the source embedder against a
-random orthogonal rotation of itself on disjoint texts.
+``--shrink K`` also scores every fit with its outputs shrunk (``vec2vec.shrink``; rows named
+``<method>+shrink``). ``--rotation`` also runs the rotation control for every method: the source
+embedder against a random orthogonal rotation of itself on disjoint texts.
 
 Writes JSON (default ``experiments/results/bench_methods_<source>_<target>.json``) after every
 run, so a killed benchmark keeps what it finished, and prints a table.
@@ -20,6 +21,7 @@ run, so a killed benchmark keeps what it finished, and prints a table.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -50,8 +52,10 @@ def top1_1024(rows) -> float:
     return float(np.mean([r["top1"] for r in rows if r["pool"] == 1024]))
 
 
-def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log) -> dict:
-    """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}."""
+def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log,
+             shrink: int = 0) -> dict:
+    """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}.
+    shrink > 0: every fit is also scored with its outputs shrunk (method name + "+shrink")."""
     names = {"ab": f"{name[0]}->{name[1]}", "ba": f"{name[1]}->{name[0]}"}
     means = centring_means(xa, xb)
     out = {"runs": [], "baselines": [], "snapshots": [], "summary": {}}
@@ -66,6 +70,17 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
                                 "results": rows, "history": getattr(t, "history", None)})
             log(f"  {m:<14} seed {s}: top1@1024 {top1_1024(rows):.3f} score {sel['score']:.4f} "
                 f"fit {fit_s:.1f}s")
+            if shrink:   # the same fit with its outputs shrunk (vec2vec.shrink), scored alike
+                u = copy.copy(t)
+                u.config = dict(t.config)
+                t1 = time.time()
+                u.fit_shrinkage(xa, xb, shrink)
+                sel_u = unsupervised_score(u, xa, xb)
+                rows_u = score_directions(u, ea, eb, means, names, pools)
+                out["runs"].append({"method": f"{m}+shrink", "seed": s, "selection": sel_u,
+                                    "fit_seconds": fit_s + time.time() - t1, "results": rows_u})
+                log(f"  {m + '+shrink':<14} seed {s}: top1@1024 {top1_1024(rows_u):.3f} "
+                    f"score {sel_u['score']:.4f}")
             if snapshots and s == seeds[0] and getattr(t, "snapshots", None):
                 for step, w in t.snapshots:
                     u = t.with_map(w)
@@ -149,6 +164,8 @@ def main(argv=None) -> int:
     ap.add_argument("--method-kw", default="{}", help="JSON: {method: {key: value}}")
     ap.add_argument("--rotation", action="store_true", help="also run the rotation control")
     ap.add_argument("--no-snapshots", action="store_true")
+    ap.add_argument("--shrink", type=int, default=0, metavar="K",
+                    help="also score each fit with its outputs shrunk (vec2vec.shrink, K neighbours)")
     ap.add_argument("--b-from-eval", type=int, default=0, metavar="K",
                     help="take the target's unpaired rows from eval rows [K:], evaluate on [:K]")
     ap.add_argument("--out", default=None)
@@ -175,7 +192,8 @@ def main(argv=None) -> int:
     print(f"{args.source} ({len(xa)}) vs {args.target} ({len(xb)}), eval {len(ea)} paired; "
           f"data ready in {time.time() - t0:.0f}s", flush=True)
     for part in run_pair((args.source, args.target), xa, xb, ea, eb, args.methods, args.seeds,
-                         pools, method_kw, not args.no_snapshots, lambda s: print(s, flush=True)):
+                         pools, method_kw, not args.no_snapshots, lambda s: print(s, flush=True),
+                         args.shrink):
         record["pair"] = part
         write_json(out_path, record)
     print(table(record["pair"], f"\n== {args.source} <-> {args.target} =="))
