@@ -28,7 +28,7 @@ def _scores(t, ea, eb, xb):
             "top1": retrieval_metrics(pred, true, pool=N_TEST, hungarian=False)["top1"]}
 
 
-def test_shrinkage_raises_cosine_to_the_true_vectors(data, tmp_path):
+def test_shrinkage_raises_cosine_to_the_true_vectors(data):
     """A distribution-preserving map (Procrustes on pairs) gains cosine when its outputs are
     shrunk by gains fitted on *unpaired* rows, loses little top-1, and the gains agree with
     the per-direction gains fitted on the true pairs."""

@@ -28,12 +28,13 @@ FORMAT_VERSION = 1
 DIRECTIONS = ("ab", "ba")
 SHRINK_PREFIX = "shrink."   # weights.safetensors keys of the output shrinkage (vec2vec.shrink)
 
-
-def _as_numpy(v) -> np.ndarray:
-    return np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float32)
-
 # name -> Translator subclass; filled by @register
 REGISTRY: dict[str, type["Translator"]] = {}
+
+
+def as_numpy(v) -> np.ndarray:
+    """A loaded tensor (torch or array) as a float32 array."""
+    return np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float32)
 
 
 def register(name: str):
@@ -161,7 +162,7 @@ class Translator(ABC):
             from ..shrink import check_params
 
             obj.shrinkage = {
-                d: check_params({k.split(".")[-1]: _as_numpy(v) for k, v in shrink.items()
+                d: check_params({k.split(".")[-1]: as_numpy(v) for k, v in shrink.items()
                                  if k.startswith(f"{SHRINK_PREFIX}{d}.")},
                                 obj.dims[1 if d == "ab" else 0], f"{directory} ({d})")
                 for d in DIRECTIONS}

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..validation import l2_normalize
-from .base import Translator, register
+from .base import Translator, as_numpy, register
 
 # ------------------------------------------------------------------------------------------
 # shared pieces
@@ -273,8 +273,7 @@ class LinearTranslator(Translator):
                 "w_ab": self.w_ab, "w_ba": self.w_ba}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        arrays = {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v, np.float32)
-                  for k, v in state.items()}
+        arrays = {k: as_numpy(v) for k, v in state.items()}
         need = {"mean_a", "mean_b", "scale", "w_ab", "w_ba"}
         if not need <= set(arrays):
             raise ValueError(f"{self.method} checkpoint lacks tensors {sorted(need - set(arrays))}")
