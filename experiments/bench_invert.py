@@ -37,9 +37,8 @@ from vec2vec.runtime import set_seed  # noqa: E402
 
 DEFAULTS = dict(run_dir="inversion/weights/minilm", embedder="minilm", n=100, offset=256,
                 steps=10, beam=4, expand=None, hyp_samples=None, proposals="sample",
-                temperature=DEFAULT_TEMPERATURE, patience=DEFAULT_PATIENCE,
-                budget=None, polish=DEFAULT_ROUNDS,
-                polish_words=DEFAULT_WORDS,
+                temperature=DEFAULT_TEMPERATURE, patience=DEFAULT_PATIENCE, budget=None,
+                polish=DEFAULT_ROUNDS, polish_words=DEFAULT_WORDS,
                 corpora="gcide-definitions,foldoc", retrieval_limit=30000, retrieval_k=1, seed=0,
                 threads=2,
                 methods="retrieval,hyp_greedy,hyp_beam,corrected,corrected_retrieval",

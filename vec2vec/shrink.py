@@ -57,8 +57,9 @@ def fit_shrinkage(pred: np.ndarray, real: np.ndarray, k: int = DEFAULT_K,
     if k < 1:
         raise ValueError(f"shrink: k must be >= 1 neighbours, got {k}")
     pred, real = _subsample(pred, max_rows, seed), _subsample(real, max_rows, seed + 1)
-    mean = l2_normalize(real).mean(axis=0)
-    r = l2_normalize(real) - mean
+    real = l2_normalize(real)
+    mean = real.mean(axis=0)
+    r = real - mean
     c = l2_normalize(pred) - mean
     _, axes = np.linalg.eigh(r.T.astype(np.float64) @ r)
     axes = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)   # largest variance first
@@ -66,8 +67,7 @@ def fit_shrinkage(pred: np.ndarray, real: np.ndarray, k: int = DEFAULT_K,
     _, to_real = knn(l2_normalize(c), rn, k)
     _, to_self = knn(rn, rn, k + 1)
     # drop each row's own index (the first hit, unless an exact duplicate ranked first)
-    own = np.arange(len(rn))[:, None]
-    others = np.array([row[row != i][:k] for row, i in zip(to_self, own[:, 0])])
+    others = np.array([row[row != i][:k] for i, row in enumerate(to_self)])
     g_pred = _gains(c, neighbour_mean(r, to_real), axes)
     g_real = _gains(r, neighbour_mean(r, others), axes)
     gain = np.clip(g_pred / np.maximum(g_real, 1e-6), 0.0, 1.0)

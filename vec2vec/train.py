@@ -588,7 +588,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
                           ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]),
                           score_fn=lambda t: _score_value(selection_score(t, xa, xb)))
                 tr.dims = (xa.shape[1], xb.shape[1])
-                if job.main and int(tr.config.get("shrink") or 0) > 0:
+                if job.main and tr.shrink_k > 0:
                     tr.fit_shrinkage(xa, xb)     # ``fit`` does this for the other methods
             else:
                 tr.fit(xa, xb, **fit_kw)

@@ -83,6 +83,11 @@ class Translator(ABC):
         # direction -> {"mean", "axes", "gain"} of vec2vec.shrink; {} = outputs not shrunk
         self.shrinkage: dict[str, dict[str, np.ndarray]] = {}
 
+    @property
+    def shrink_k(self) -> int:
+        """Neighbours of the configured output shrinkage (config ``shrink``); 0 = none."""
+        return int(self.config.get("shrink") or 0)
+
     # ---- public API -----------------------------------------------------------------------
     def fit(self, xa: np.ndarray, xb: np.ndarray) -> "Translator":
         """Learn maps a->b and b->a. xa: [n_a, d_a], xb: [n_b, d_b], float, finite."""
@@ -93,7 +98,7 @@ class Translator(ABC):
         self.dims = (xa.shape[1], xb.shape[1])
         self.shrinkage = {}
         self._fit(xa, xb)
-        if int(self.config.get("shrink") or 0) > 0:
+        if self.shrink_k > 0:
             self.fit_shrinkage(xa, xb)
         return self
 
@@ -104,7 +109,7 @@ class Translator(ABC):
 
         if self.dims is None:
             raise RuntimeError(f"{self.method} translator is not fitted; call fit() or load()")
-        k = int(k or self.config.get("shrink") or DEFAULT_K)
+        k = int(k or self.shrink_k or DEFAULT_K)
         self.config["shrink"] = k
         self.shrinkage = {}    # fitted on the plain maps' outputs
         xa = check_vectors(xa, "xa", dim=self.dims[0], min_rows=2)
@@ -158,7 +163,7 @@ class Translator(ABC):
         state = load_safetensors(directory / "weights.safetensors")
         shrink = {k: state.pop(k) for k in list(state) if k.startswith(SHRINK_PREFIX)}
         obj.load_state_dict(state)
-        if shrink or int(obj.config.get("shrink") or 0) > 0:
+        if shrink or obj.shrink_k > 0:
             from ..shrink import check_params
 
             obj.shrinkage = {

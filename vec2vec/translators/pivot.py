@@ -65,14 +65,14 @@ class PivotTranslator(LinearTranslator):
     (``{"n_starts": 0, "identity_start": False}`` refines the composed map alone).
     """
 
+    fit_inputs = ("xp",)
+
     def __init__(self, pivot: str = DEFAULT_PIVOT, n_pivot: int = DEFAULT_N_PIVOT, seed: int = 0,
                  leg_config: dict | None = None, final_config: dict | None = None, **config):
         super().__init__(pivot=pivot, n_pivot=n_pivot, seed=seed, leg_config=dict(leg_config or {}),
                          final_config=dict(final_config or {}), **config)
         self.history: list[dict] = []
         self._xp: np.ndarray | None = None
-
-    fit_inputs = ("xp",)
 
     @classmethod
     def load_fit_inputs(cls, run_cfg: dict, params: dict) -> dict:
