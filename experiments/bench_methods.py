@@ -12,7 +12,9 @@ success = top-1@1024 >= 0.95 in both directions. Rank correlations (Spearman) be
 unsupervised score and the paired top-1 are reported over all runs, and over the pipeline
 snapshots (the intermediate maps of mini-vec2vec: anchors, pseudo-pairs, each refinement step).
 ``--shrink K`` also scores every fit with its outputs shrunk (``vec2vec.shrink``; rows named
-``<method>+shrink``). ``--rotation`` also runs the rotation control for every method: the source
+``<method>+shrink``). ``--post-oracle`` adds, per fit, the paired ceiling of post-processing its
+outputs (a least-squares map fitted out of fold on the eval pairs; baseline rows
+``<method>+lstsq-post s<seed>``). ``--rotation`` also runs the rotation control for every method: the source
 embedder against a random orthogonal rotation of itself on disjoint texts.
 
 Writes JSON (default ``experiments/results/bench_methods_<source>_<target>.json``) after every
@@ -52,10 +54,21 @@ def top1_1024(rows) -> float:
     return float(np.mean([r["top1"] for r in rows if r["pool"] == 1024]))
 
 
+def post_oracle_rows(t, ea, eb, means, names, pools) -> list[dict]:
+    """Paired ceiling of post-processing one fit: a least-squares map from t's translations to the
+    true vectors, fitted out of fold on the eval pairs (uses pairs: a ceiling, not a method)."""
+    rows = []
+    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
+        post = oracle_predictions("lstsq-oracle", l2_normalize(t.translate(src, d)), tgt, "ab")
+        rows += [{"direction": names[d], **r} for r in all_metrics(post, tgt, means[d], pools)]
+    return rows
+
+
 def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log,
-             shrink: int = 0) -> dict:
+             shrink: int = 0, post_oracle: bool = False) -> dict:
     """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}.
-    shrink > 0: every fit is also scored with its outputs shrunk (method name + "+shrink")."""
+    shrink > 0: every fit is also scored with its outputs shrunk (method name + "+shrink").
+    post_oracle: every fit also gets a baseline row "<method>+lstsq-post s<seed>" (post_oracle_rows)."""
     names = {"ab": f"{name[0]}->{name[1]}", "ba": f"{name[1]}->{name[0]}"}
     means = centring_means(xa, xb)
     out = {"runs": [], "baselines": [], "snapshots": [], "summary": {}}
@@ -81,6 +94,9 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
                                     "fit_seconds": fit_s + time.time() - t1, "results": rows_u})
                 log(f"  {m + '+shrink':<14} seed {s}: top1@1024 {top1_1024(rows_u):.3f} "
                     f"score {sel_u['score']:.4f}")
+            if post_oracle:
+                out["baselines"].append({"method": f"{m}+lstsq-post s{s}",
+                                         "results": post_oracle_rows(t, ea, eb, means, names, pools)})
             if snapshots and s == seeds[0] and getattr(t, "snapshots", None):
                 for step, w in t.snapshots:
                     u = t.with_map(w)
@@ -124,11 +140,11 @@ def summarize(out: dict) -> None:
 
 
 def table(out: dict, title: str) -> str:
-    lines = [title, f"{'method':<22}{'seed':>5}{'direction':>20}{'pool':>6}{'top1':>7}{'top5':>7}"
+    lines = [title, f"{'method':<28}{'seed':>5}{'direction':>20}{'pool':>6}{'top1':>7}{'top5':>7}"
              f"{'rank':>8}{'cos':>7}{'cos_c':>7}{'hung':>7}{'fit_s':>8}{'score':>8}"]
     def fmt(method, seed, r, fit, score):
         h = "-" if r.get("hungarian") is None else f"{r['hungarian']:.3f}"
-        return (f"{method:<22}{seed:>5}{r['direction']:>20}{r['pool']:>6}{r['top1']:>7.3f}"
+        return (f"{method:<28}{seed:>5}{r['direction']:>20}{r['pool']:>6}{r['top1']:>7.3f}"
                 f"{r['top5']:>7.3f}{r['mean_rank']:>8.1f}{r['cos']:>7.3f}{r['cos_centered']:>7.3f}"
                 f"{h:>7}{fit:>8}{score:>8}")
     for run in out["runs"]:
@@ -166,6 +182,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-snapshots", action="store_true")
     ap.add_argument("--shrink", type=int, default=0, metavar="K",
                     help="also score each fit with its outputs shrunk (vec2vec.shrink, K neighbours)")
+    ap.add_argument("--post-oracle", action="store_true",
+                    help="also fit a paired least-squares map on each fit's outputs (out of fold): "
+                         "the ceiling of any linear post-processing, such as --shrink")
     ap.add_argument("--b-from-eval", type=int, default=0, metavar="K",
                     help="take the target's unpaired rows from eval rows [K:], evaluate on [:K]")
     ap.add_argument("--out", default=None)
@@ -193,7 +212,7 @@ def main(argv=None) -> int:
           f"data ready in {time.time() - t0:.0f}s", flush=True)
     for part in run_pair((args.source, args.target), xa, xb, ea, eb, args.methods, args.seeds,
                          pools, method_kw, not args.no_snapshots, lambda s: print(s, flush=True),
-                         args.shrink):
+                         args.shrink, args.post_oracle):
         record["pair"] = part
         write_json(out_path, record)
     print(table(record["pair"], f"\n== {args.source} <-> {args.target} =="))
