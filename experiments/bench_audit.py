@@ -11,6 +11,11 @@ attributes, inversion), then the leakage is compared with its ceilings on the sa
 Targets: attribute accuracy >= 80% of oracle (paired) translation's; inversion token F1 >= 70% of
 direct inversion's; the whole audit on 5,000 vectors in <= 30 minutes with cached public
 embeddings. Prints a table and writes ``out`` (JSON).
+
+``identify=auto`` lets the audit first test whether the leak comes from an embedder it can run
+(``vec2vec/identify.py``; here it does: both leaked embedders are offline models) and translate an
+identified leak with a map fitted on public texts embedded by both. The default ``identify=[]``
+keeps the unknown-embedder threat model the targets are about.
 """
 from __future__ import annotations
 
@@ -28,13 +33,14 @@ from vec2vec.io import write_json  # noqa: E402
 DEFAULTS = dict(leaked_embedder="mpnet", n=5000, known="minilm", public_n=10000,
                 methods="mini-vec2vec,vec2vec", invert_n=None, ceiling_invert_n=500,
                 invert_steps=0, invert_beam=1, invert_polish=0, inverter="", threads=0, seed=0,
-                work="runs/bench-audit",
+                identify="[]", work="runs/bench-audit",
                 out="")
 
 
 def main(argv: list[str]) -> int:
     args = parse_kv(argv, DEFAULTS)
-    work = Path(args["work"]) / f"{args['leaked_embedder']}-{args['n']}"
+    work = Path(args["work"]) / (f"{args['leaked_embedder']}-{args['n']}" +
+                                 ("" if args["identify"] == "[]" else "-identify"))
     leaked, truth = simulate_leak(args["leaked_embedder"], "wordnet-definitions", "eval",
                                   args["n"], work / "leak", seed=args["seed"])
     cfg = to_dict(compose("audit", [
@@ -43,7 +49,7 @@ def main(argv: list[str]) -> int:
         f"methods=[{args['methods']}]", f"invert_n={'null' if args['invert_n'] is None else args['invert_n']}",
         f"ceiling_invert_n={args['ceiling_invert_n']}", f"invert_steps={args['invert_steps']}",
         f"invert_beam={args['invert_beam']}", f"invert_polish={args['invert_polish']}",
-        f"threads={args['threads']}", f"seed={args['seed']}",
+        f"threads={args['threads']}", f"seed={args['seed']}", f"identify={args['identify']}",
         f"inverter={args['inverter'] or 'null'}"]))
     t0 = time.time()
     rep = run(cfg)

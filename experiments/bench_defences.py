@@ -11,6 +11,8 @@ zero-shot WordNet categories, inversion of the first ``invert_n`` rows) run on t
 vectors as if they had leaked: attribute accuracy and inversion token F1 against the truth.
 Rotation is in the sweep on purpose: it keeps retrieval exact, and the question is whether it stops
 an unsupervised translator (a linear one is rotation-invariant up to its own errors).
+``identify=auto`` lets each audit first test whether the defended vectors still look like the
+output of an embedder it can run (``vec2vec/identify.py``): which defences hide the model itself.
 
 Prints a table; writes ``out`` (JSON) and one PNG per defence in ``plots``.
 """
@@ -36,7 +38,8 @@ from vec2vec.io import save_npy, write_json  # noqa: E402
 SWEEP = [("none", None), ("noise", 0.03), ("noise", 0.1), ("rotation", None), ("int8", None),
          ("binary", None), ("pca", 32)]
 DEFAULTS = dict(leaked_embedder="mpnet", n=3000, known="minilm", public_n=10000, invert_n=100,
-                methods="mini-vec2vec", seed=0, threads=0, only="", work="runs/bench-defences",
+                methods="mini-vec2vec", seed=0, threads=0, only="", identify="[]",
+                work="runs/bench-defences",
                 out="experiments/results/bench_defences.json",
                 plots="experiments/results/defences")
 
@@ -57,13 +60,14 @@ def audit_leakage(leak_dir: Path, out: Path, args: dict) -> dict:
         f"known={args['known']}", "public_corpus=wordnet-definitions", "public_split=a",
         f"public_n={args['public_n']}", f"methods=[{args['methods']}]",
         f"invert_n={args['invert_n']}", "ceiling_invert_n=0", f"threads={args['threads']}",
-        f"seed={args['seed']}", "progress=false"]))
+        f"seed={args['seed']}", "progress=false", f"identify={args['identify']}"]))
     rep = run(cfg)
     return {"attribute_accuracy": rep["leakage"]["attribute_accuracy"],
             "token_f1": rep["leakage"].get("token_f1"), "bleu": rep["leakage"].get("bleu"),
             "translation_cosine_to_truth": rep["translation_cosine_to_truth"],
             "oracle_attribute_accuracy": rep["ceilings"]["oracle_translation"]["attribute_accuracy"],
-            "chosen": rep["selection"]["chosen"], "seconds": rep["timings_seconds"]["total"]}
+            "chosen": rep["selection"]["chosen"], "seconds": rep["timings_seconds"]["total"],
+            "identified": (rep["selection"].get("identification") or {}).get("identified")}
 
 
 def plot(rows: list[dict], kind: str, folder: Path) -> Path:
@@ -98,7 +102,8 @@ def plot(rows: list[dict], kind: str, folder: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     args = parse_kv(argv, DEFAULTS)
-    work = Path(args["work"]) / f"{args['leaked_embedder']}-{args['n']}"
+    work = Path(args["work"]) / (f"{args['leaked_embedder']}-{args['n']}" +
+                                 ("" if args["identify"] == "[]" else "-identify"))
     leak_dir, truth = simulate_leak(args["leaked_embedder"], "wordnet-definitions", "eval",
                                     args["n"], work / "leak", seed=args["seed"])
     x = np.load(leak_dir)

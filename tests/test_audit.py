@@ -29,7 +29,7 @@ def audit_cfg(leak_dir: Path, out: Path, **over) -> dict:
                                     f"public_n={N_PUBLIC}", "min_leaked=1000",
                                     "methods=[mini-vec2vec]", "invert_n=48", "invert_chunk=16",
                                     "invert_batch=16", "ceiling_invert_n=16", "progress=false",
-                                    "threads=2"]))
+                                    "threads=2", "identify=[minilm,minilm-l3]"]))
     return cfg | over
 
 
@@ -63,6 +63,10 @@ def test_audit_report_contents(audited):
     inverted = [it for it in rep["items"] if it["text"] is not None]
     assert len(inverted) == 48 and all(-1 <= it["cosine"] <= 1 for it in inverted)
     assert rep["selection"]["chosen"] == "mini-vec2vec"
+    # the rotated leak matches neither candidate, so it was translated without pairs
+    ident = rep["selection"]["identification"]
+    assert ident["identified"] is None and set(ident["candidates"]) == {"minilm", "minilm-l3"}
+    assert all(c["nn_ratio"] < 0.5 for c in ident["candidates"].values())
     # the rotation is largely undone without pairs (mini-vec2vec's kNN-mean refinement stops
     # short of the exact inverse at this size: ~0.84 measured), far above a random map (~0)
     assert rep["translation_cosine_to_truth"] > 0.7
@@ -146,7 +150,8 @@ def test_report_renders_in_headless_chromium(audited, tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     dom = subprocess.run([_chromium(), *flags, "--dump-dom", page.as_uri()], check=True,
                          capture_output=True, timeout=120, text=True).stdout
-    for text in ("vec2vec audit report", "Translation method", "Attribute distribution",
+    for text in ("vec2vec audit report", "Which embedder made the leak?", "minilm-l3",
+                 "No embedder we can run matches the leak", "Translation method", "Attribute distribution",
                  "Measured leakage", "Inverted examples", "ceiling: oracle translation",
                  f"{N_LEAK:,} × 384"):
         assert text in dom, text
@@ -154,6 +159,61 @@ def test_report_renders_in_headless_chromium(audited, tmp_path):
     from html import escape
     assert escape(first["text"], quote=False) in dom   # --dump-dom escapes only & < >
     assert dom.count("<svg") == 1 and dom.count("<rect") >= 2 * len(rep["attribute_distribution"])
+
+
+def test_audit_identifies_a_leak_from_an_embedder_it_can_run(tmp_path):
+    """Unrotated minilm-l3 vectors of the held-out texts: the audit recognises minilm-l3 among its
+    candidates (the known minilm does not match), translates with least squares fitted on the
+    public texts embedded by both (no leaked text), and so reaches the oracle translation's
+    attribute accuracy, with no unsupervised fit."""
+    leaked, _ = simulate_leak("minilm-l3", "wordnet-definitions", "eval", N_LEAK, tmp_path / "leak")
+    cfg = audit_cfg(tmp_path / "leak", tmp_path / "out", invert=False)
+    rep = run(cfg)
+    sel = rep["selection"]
+    assert sel["chosen"] == "identified" and sel["identification"]["embedder"] == "minilm-l3"
+    assert sel["identification"]["method"] == "lstsq-oracle"
+    cands = sel["identification"]["candidates"]
+    assert cands["minilm-l3"]["match"] and cands["minilm-l3"]["nn_ratio"] > 0.9
+    assert not cands["minilm"]["match"]
+    assert not (tmp_path / "out" / "translators" / "mini-vec2vec").exists()   # nothing unsupervised
+    assert rep["ratios"]["oracle_translation"]["attribute_accuracy"] > 0.9
+    # cosine to the true minilm vectors: 0.66 measured (2,000 public pairs, out of sample; the
+    # oracle's 0.78 is fitted on the leaked pairs themselves, in sample); a wrong map scores ~0.1
+    assert rep["translation_cosine_to_truth"] > 0.6
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "The leaked vectors match <b>minilm-l3</b>" in html and "identified as" in html
+    # the known embedder's own vectors are identified as such and passed through unchanged
+    leaked_k, _ = simulate_leak("minilm", "wordnet-definitions", "eval", N_LEAK, tmp_path / "own")
+    rep = run(audit_cfg(tmp_path / "own", tmp_path / "out-own", invert=False))
+    assert rep["selection"]["identification"]["method"] == "identity"
+    assert rep["translation_cosine_to_truth"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_identify_statistics():
+    """Real vectors: minilm's held-out vectors match minilm's public ones, not minilm-l3's nor a
+    rotated copy; dimensions and the candidate list are checked."""
+    from vec2vec.embed import embed
+    from vec2vec.identify import candidate_names, identify, match_stats
+
+    leak = embed("minilm", "wordnet-definitions", "eval", limit=1000, progress=False)
+    pub = {m: embed(m, "wordnet-definitions", "a", limit=2000, progress=False)
+           for m in ("minilm", "minilm-l3")}
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((384, 384)))
+    res = identify(leak, {**pub, "rotated": pub["minilm"] @ q.astype(np.float32),
+                          "glove": np.ones((10, 50), np.float32)})
+    c = res["candidates"]
+    assert res["identified"] == "minilm"
+    assert c["minilm"]["nn_ratio"] > 0.9 and c["minilm"]["mean_cos"] > 0.95
+    assert c["minilm-l3"]["nn_ratio"] < 0.6 and not c["minilm-l3"]["match"]
+    assert c["rotated"]["mean_cos"] < 0.5 and not c["rotated"]["match"]
+    assert not c["glove"]["match"] and "dimension 50" in c["glove"]["note"]
+    assert identify(leak, {"minilm-l3": pub["minilm-l3"]})["identified"] is None
+    assert candidate_names("auto", 384) == ["e5-small", "minilm", "minilm-l3"]
+    assert candidate_names("auto", 768) == ["mpnet"] and candidate_names([], 384) == []
+    with pytest.raises(ValueError, match="identify='yes'"):
+        candidate_names("yes", 384)
+    with pytest.raises(ValueError, match="NaN"):
+        match_stats(np.full((5, 384), np.nan, np.float32), pub["minilm"])
 
 
 # ----- bad input ---------------------------------------------------------------------------------

@@ -4,8 +4,12 @@ Someone holds vectors (a ``.npy`` or a faiss index) made by an embedder they can
 embedder they *can* run (``known``) and public texts of the same domain, the audit:
 
 1. embeds the public corpus with ``known`` (through the cache);
-2. fits translators leaked -> known with each unsupervised method in ``methods`` (no pairs), and
-   picks one by the pair-free criterion of :mod:`vec2vec.selection`;
+2. tests whether the leak is the output of an embedder it can run (``identify``: the registry's
+   embedders of the leaked dimension, by default; :mod:`vec2vec.identify`). If one matches, the
+   leak is translated with a least-squares map fitted on the public texts embedded by both that
+   embedder and ``known`` (paired public texts; no leaked text involved). Otherwise it fits
+   translators leaked -> known with each unsupervised method in ``methods`` (no pairs), and picks
+   one by the pair-free criterion of :mod:`vec2vec.selection`;
 3. translates every leaked vector into ``known``'s space;
 4. infers an attribute per vector, zero-shot: the label whose description (embedded by ``known``)
    is nearest in cosine to the translated vector;
@@ -190,6 +194,57 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
     return record
 
 
+def identify_leak(leaked: np.ndarray, public: np.ndarray, cfg: dict) -> tuple[dict, dict]:
+    """Step 2a: test each embedder of ``cfg["identify"]`` on its embeddings of the same public texts
+    (cached; ``known``'s are ``public`` [m, d]). Returns (record ``{"identified", "candidates",
+    "seconds"}`` of :func:`vec2vec.identify.identify`, {name: public vectors})."""
+    from inversion.data import load_corpus_vectors
+
+    from .identify import candidate_names, identify
+
+    t0 = time.time()
+    vecs = {}
+    for name in candidate_names(cfg.get("identify"), leaked.shape[1]):
+        if name == cfg["known"]:
+            vecs[name] = public
+            continue
+        print(f"[audit] identify: embedding the public corpus with {name}", file=sys.stderr)
+        vecs[name] = load_corpus_vectors(name, cfg["public_corpus"], cfg["public_split"],
+                                         cfg["public_n"], seed=int(cfg["seed"]))[1]
+    record = identify(leaked, vecs, seed=int(cfg["seed"]))
+    record["seconds"] = time.time() - t0
+    return record, vecs
+
+
+IDENTIFIED = "identified"   # translator dir and method key of an identified leak
+
+
+def fit_identified(ident: dict, candidate: np.ndarray, public: np.ndarray, cfg: dict,
+                   out: Path) -> dict:
+    """The translator for a leak identified as embedder C: identity if C is ``known``, else a
+    least-squares map C -> known fitted on the public texts embedded by both (``candidate`` [m, d_c]
+    and ``public`` [m, d], same rows), saved to ``out/translators/identified``. Returns the
+    selection record (as :func:`fit_translators`, plus ``identification``)."""
+    from .translators import get_translator
+
+    name = ident["identified"]
+    method = "identity" if name == cfg["known"] else "lstsq-oracle"
+    t0 = time.time()
+    t = get_translator(method).fit(candidate, public)
+    t.save(out / "translators" / IDENTIFIED / "translator")
+    stats = ident["candidates"][name]
+    print(f"[audit] the leak matches {name} (nn ratio {stats['nn_ratio']:.3f}, mean cosine "
+          f"{stats['mean_cos']:.3f}): translating with {method} fitted on {len(public)} public "
+          f"texts embedded by both", file=sys.stderr)
+    return {"chosen": IDENTIFIED, "methods": {IDENTIFIED: {
+                "score": float(stats["nn_ratio"]), "seconds": time.time() - t0 + ident["seconds"],
+                "selection": {}}},
+            "criterion": (f"identified as {name}: {method} fitted on {len(public)} public texts "
+                          f"embedded by {name} and {cfg['known']} (pairs of public texts, none leaked)"),
+            "identification": {**ident, "embedder": name, "method": method,
+                               "public_pairs": int(len(public))}}
+
+
 def translator_of(out: Path, method: str):
     from .translators.base import Translator
 
@@ -271,12 +326,14 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 # config keys that change what an audit computes (speed and display settings are left out)
 RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
                "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature",
-               "invert_polish", "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked")
+               "invert_polish", "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked",
+               "identify")
 
 
 # keys added to RESULT_KEYS after audits were first written, with the value an older key.json
-# implied: proposals were sampled at temperature 1.0 before the knob existed; no polish before its
-KEYS_ADDED = {"invert_temperature": 1.0, "invert_polish": 0}
+# implied: proposals were sampled at temperature 1.0 before the knob existed; no polish (and no
+# identification) before theirs
+KEYS_ADDED = {"invert_temperature": 1.0, "invert_polish": 0, "identify": []}
 
 
 def _comparable_key(key: dict) -> dict:
@@ -372,9 +429,16 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     inv_dir = inverter_dir(cfg, public.shape[1]) if cfg["invert"] else None
     timings["embed_public"] = time.time() - t0
 
-    # 2-3. translators, chosen without pairs, and the translated leaked vectors
+    # 2-3. is it an embedder we can run? If not, translators chosen without pairs; then the
+    # translated leaked vectors
     t0 = time.time()
-    selection = fit_translators(leaked, public, cfg, out)
+    ident, cand_vecs = identify_leak(leaked, public, cfg)
+    timings["identify"] = ident["seconds"]
+    if ident["identified"]:
+        selection = fit_identified(ident, cand_vecs[ident["identified"]], public, cfg, out)
+    else:
+        selection = fit_translators(leaked, public, cfg, out)
+        selection["identification"] = ident
     translator = translator_of(out, selection["chosen"])
     translated = l2_normalize(translator.translate(leaked, "ab"))
     save_npy(out / "translated.npy", translated)
@@ -507,8 +571,13 @@ def summary_text(rep: dict) -> str:
     sel = rep["selection"]
     lines = [f"leaked: {rep['leaked']['n']} vectors of dim {rep['leaked']['dim']} -> "
              f"{rep['known']} (public corpus {rep['public_corpus']['name']}, "
-             f"{rep['public_corpus']['n']} texts)",
-             "method     score   seconds"]
+             f"{rep['public_corpus']['n']} texts)"]
+    ident = sel.get("identification") or {}
+    for name, st in ident.get("candidates", {}).items():
+        lines.append(f"identify {name}: " + (st.get("note") or
+                     f"nn ratio {st['nn_ratio']:.3f}, mean cosine {st['mean_cos']:.3f}") +
+                     ("  <- match" if name == ident.get("identified") else ""))
+    lines.append("method     score   seconds")
     for m, r in sel["methods"].items():
         lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
                      ("  <- chosen" if m == sel["chosen"] else ""))

@@ -68,7 +68,8 @@ def _summary(rep: dict) -> str:
     lk = rep.get("leakage", {})
     kpis = [("leaked vectors", f"{rep['leaked']['n']:,} × {rep['leaked']['dim']}"),
             ("translated into", rep["known"]),
-            ("method chosen (no pairs)", rep["selection"]["chosen"]),
+            (("identified as" if _identified(rep) else "method chosen (no pairs)"),
+             _identified(rep) or rep["selection"]["chosen"]),
             ("inverted", f"{rep['inversion']['n']:,}")]
     if rep["inversion"]["mean_cosine"] is not None:
         kpis.append(("mean cosine of inversions", f"{rep['inversion']['mean_cosine']:.3f}"))
@@ -79,8 +80,39 @@ def _summary(rep: dict) -> str:
     return "".join(f'<div class="kpi"><b>{escape(v)}</b>{escape(k)}</div>' for k, v in kpis)
 
 
+def _identified(rep: dict) -> str | None:
+    """The embedder the leak was identified as, if any."""
+    return (rep["selection"].get("identification") or {}).get("embedder")
+
+
+def _identification(rep: dict) -> str:
+    ident = rep["selection"].get("identification")
+    if not ident or not ident.get("candidates"):
+        return ("<p class=muted>The leak was not tested against embedders we can run "
+                "(identify=[]).</p>")
+    rows, classes = [], []
+    for name, st in ident["candidates"].items():
+        rows.append([name, st.get("nn_ratio"), st.get("mean_cos"),
+                     "yes" if st["match"] else (st.get("note") or "no")])
+        classes.append("chosen" if name == ident.get("identified") else "")
+    if ident.get("identified"):
+        verdict = (f"The leaked vectors match <b>{escape(ident['embedder'])}</b>: they were "
+                   f"translated into {escape(rep['known'])} with {escape(ident['method'])} "
+                   f"fitted on {ident['public_pairs']:,} public texts embedded by both models "
+                   f"(no leaked text is used), so no unsupervised translation was needed.")
+    else:
+        verdict = ("No embedder we can run matches the leak, so it was translated without pairs "
+                   "(below).")
+    return (f"<p>Is the leak the output of an embedder we can run? Each candidate embedded the same "
+            f"public texts; the same model gives a nearest-neighbour ratio near 1 and mean-vector "
+            f"cosine near 1, another model far less. {verdict}</p>"
+            + _table(["candidate", "NN ratio", "mean cosine", "match"], rows, classes))
+
+
 def _selection(rep: dict) -> str:
     sel = rep["selection"]
+    if _identified(rep):
+        return f"<p>Not needed: {escape(sel['criterion'])}.</p>"
     rows, classes = [], []
     for m, r in sel["methods"].items():
         s = r.get("selection", {})
@@ -99,7 +131,7 @@ def _leakage(rep: dict) -> str:
     if "leakage" not in rep:
         return ("<p class=muted>No ground truth was given (truth=PATH.jsonl), so the leakage "
                 "could not be measured.</p>")
-    rows = [["this audit (unsupervised translation)", rep["leakage"].get("attribute_accuracy"),
+    rows = [[f"this audit ({'identified: ' + _identified(rep) if _identified(rep) else 'unsupervised translation'})", rep["leakage"].get("attribute_accuracy"),
              (rep.get("leakage_on_ceiling_rows") or {}).get("token_f1"),
              (rep.get("leakage_on_ceiling_rows") or {}).get("bleu"),
              rep.get("translation_cosine_to_truth")]]
@@ -153,6 +185,8 @@ def render_html(rep: dict, n_examples: int = 200) -> str:
 {escape(rep['known'])}</p>
 <h2>Summary</h2>
 {_summary(rep)}
+<h2>Which embedder made the leak?</h2>
+{_identification(rep)}
 <h2>Translation method</h2>
 {_selection(rep)}
 <h2>Attribute distribution</h2>
