@@ -216,6 +216,30 @@ def test_identify_statistics():
         match_stats(np.full((5, 384), np.nan, np.float32), pub["minilm"])
 
 
+def test_identify_cli(tmp_path, capsys):
+    """``vec2vec identify`` on a faiss index of minilm-l3 vectors: the table names the match and
+    the JSON holds every candidate; a leak of a dimension no candidate has is a clear error."""
+    import faiss
+
+    from vec2vec.cli import main
+    from vec2vec.embed import embed
+
+    x = embed("minilm-l3", "wordnet-definitions", "eval", limit=1000, progress=False)
+    index = faiss.IndexFlatIP(384)
+    index.add(x)
+    faiss.write_index(index, str(tmp_path / "leak.faiss"))
+    out = tmp_path / "identify.json"
+    assert main(["identify", f"leaked={tmp_path / 'leak.faiss'}", "public_n=2000",
+                 "candidates=[minilm,minilm-l3]", f"out={out}"]) == 0
+    text = capsys.readouterr().out
+    assert "minilm-l3" in text and "<- identified" in text
+    res = json.loads(out.read_text())
+    assert res["identified"] == "minilm-l3" and not res["candidates"]["minilm"]["match"]
+    save_npy(tmp_path / "odd.npy", np.ones((10, 7), np.float32))
+    assert main(["identify", f"leaked={tmp_path / 'odd.npy'}"]) == 1
+    assert "no candidate embedder of dimension 7" in capsys.readouterr().err
+
+
 # ----- bad input ---------------------------------------------------------------------------------
 def test_bad_leaked_inputs(tmp_path):
     faiss = pytest.importorskip("faiss")

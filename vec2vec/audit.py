@@ -198,19 +198,12 @@ def identify_leak(leaked: np.ndarray, public: np.ndarray, cfg: dict) -> tuple[di
     """Step 2a: test each embedder of ``cfg["identify"]`` on its embeddings of the same public texts
     (cached; ``known``'s are ``public`` [m, d]). Returns (record ``{"identified", "candidates",
     "seconds"}`` of :func:`vec2vec.identify.identify`, {name: public vectors})."""
-    from inversion.data import load_corpus_vectors
-
-    from .identify import candidate_names, identify
+    from .identify import candidate_names, embed_candidates, identify
 
     t0 = time.time()
-    vecs = {}
-    for name in candidate_names(cfg.get("identify"), leaked.shape[1]):
-        if name == cfg["known"]:
-            vecs[name] = public
-            continue
-        print(f"[audit] identify: embedding the public corpus with {name}", file=sys.stderr)
-        vecs[name] = load_corpus_vectors(name, cfg["public_corpus"], cfg["public_split"],
-                                         cfg["public_n"], seed=int(cfg["seed"]))[1]
+    vecs = embed_candidates(candidate_names(cfg.get("identify"), leaked.shape[1]),
+                            str(cfg["public_corpus"]), cfg["public_split"], cfg["public_n"],
+                            seed=int(cfg["seed"]), have={cfg["known"]: public})
     record = identify(leaked, vecs, seed=int(cfg["seed"]))
     record["seconds"] = time.time() - t0
     return record, vecs

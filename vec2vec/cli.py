@@ -22,6 +22,8 @@ COMMANDS = {
               "representation-similarity metrics between embedders, with permutation nulls"),
     "audit": ("vec2vec.audit:cli", "audit", "vec2vec.conf",
               "what a leaked vector set reveals: translate, infer attributes, invert, report"),
+    "identify": ("vec2vec.identify:cli", "identify", "vec2vec.conf",
+                 "which embedder you can run made a vector set? (compares public-text embeddings)"),
     "defend": ("vec2vec.defend:cli", "defend", "vec2vec.conf",
                "apply a defence (noise, rotation, quantisation, PCA) to a vector set"),
     "invert-train": ("inversion.cli:train_cli", "train", "inversion.conf",

@@ -84,3 +84,64 @@ def candidate_names(spec, dim: int) -> list[str]:
     if isinstance(spec, str):
         raise ValueError(f"identify={spec!r}: use auto, [] (off) or a list of embedder names")
     return [str(s) for s in spec]
+
+
+def embed_candidates(names: list[str], corpus: str, split: str, n: int | None, seed: int = 0,
+                     have: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each candidate's embeddings of the same public texts (the first ``n`` of ``corpus``'s
+    ``split``, through the embedding cache), so rows correspond across candidates. ``have``: vectors
+    already computed for some names (e.g. the known embedder's), used as they are."""
+    import sys
+
+    from inversion.data import load_corpus_vectors
+
+    out = {}
+    for name in names:
+        if have is not None and name in have:
+            out[name] = have[name]
+            continue
+        print(f"[identify] embedding {corpus}/{split} with {name}", file=sys.stderr)
+        out[name] = load_corpus_vectors(name, corpus, split, n, seed=seed)[1]
+    return out
+
+
+def format_result(res: dict) -> str:
+    """The candidates as a small table, the match marked."""
+    lines = [f"{'candidate':<24}{'NN ratio':>10}{'mean cos':>10}  match"]
+    for name, st in res["candidates"].items():
+        if st.get("note"):
+            lines.append(f"{name:<24}{'-':>10}{'-':>10}  no ({st['note']})")
+        else:
+            lines.append(f"{name:<24}{st['nn_ratio']:>10.3f}{st['mean_cos']:>10.3f}  "
+                         f"{'yes' if st['match'] else 'no'}"
+                         + ("  <- identified" if name == res["identified"] else ""))
+    if res["identified"] is None:
+        lines.append("no candidate matches: the vectors come from another embedder (or were "
+                     "transformed, e.g. rotated); translate them without pairs (vec2vec audit)")
+    return "\n".join(lines)
+
+
+def cli(overrides: list[str]) -> int:
+    """``vec2vec identify leaked=X.npy|index.faiss public_corpus=NAME|PATH``: which embedder you
+    can run made these vectors? Each candidate embeds the same public texts of the leak's domain;
+    the leak matches the one whose embeddings have its nearest-neighbour structure and mean."""
+    from .audit import load_leaked
+    from .config import compose, to_dict
+    from .io import write_json
+
+    cfg = to_dict(compose("identify", overrides))
+    if not cfg.get("leaked"):
+        raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to identify)")
+    leaked = load_leaked(cfg["leaked"], min_rows=2)
+    names = candidate_names(cfg["candidates"], leaked.shape[1])
+    if not names:
+        raise ValueError(f"no candidate embedder of dimension {leaked.shape[1]}: list some with "
+                         f"candidates=[name,...]")
+    vecs = embed_candidates(names, str(cfg["public_corpus"]), cfg["public_split"],
+                            cfg["public_n"], seed=int(cfg["seed"]))
+    res = identify(leaked, vecs, seed=int(cfg["seed"]))
+    print(format_result(res))
+    if cfg.get("out"):
+        write_json(cfg["out"], {"config": cfg, **res})
+        print(f"wrote {cfg['out']}")
+    return 0
