@@ -566,10 +566,9 @@ def summary_text(rep: dict) -> str:
              f"{rep['known']} (public corpus {rep['public_corpus']['name']}, "
              f"{rep['public_corpus']['n']} texts)"]
     ident = sel.get("identification") or {}
-    for name, st in ident.get("candidates", {}).items():
-        lines.append(f"identify {name}: " + (st.get("note") or
-                     f"nn ratio {st['nn_ratio']:.3f}, mean cosine {st['mean_cos']:.3f}") +
-                     ("  <- match" if name == ident.get("identified") else ""))
+    if ident.get("candidates"):
+        from .identify import format_result
+        lines.append(format_result(ident))
     lines.append("method     score   seconds")
     for m, r in sel["methods"].items():
         lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
