@@ -208,6 +208,9 @@ def test_identify_statistics():
     assert c["rotated"]["mean_cos"] < 0.5 and not c["rotated"]["match"]
     assert not c["glove"]["match"] and "dimension 50" in c["glove"]["note"]
     assert identify(leak, {"minilm-l3": pub["minilm-l3"]})["identified"] is None
+    # int8 quantisation does not hide the model (a secret rotation does: "rotated" above)
+    int8 = Defence("int8").fit(leak).transform(leak)
+    assert identify(int8, pub)["identified"] == "minilm"
     assert candidate_names("auto", 384) == ["e5-small", "minilm", "minilm-l3"]
     assert candidate_names("auto", 768) == ["mpnet"] and candidate_names([], 384) == []
     with pytest.raises(ValueError, match="identify='yes'"):
