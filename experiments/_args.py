@@ -2,6 +2,12 @@
 from __future__ import annotations
 
 
+def identify_tag(args: dict) -> str:
+    """Path suffix for an audit benchmark run with ``identify`` other than ``[]``, so its work dir
+    and results stay apart from the unknown-embedder runs."""
+    return "" if args.get("identify", "[]") == "[]" else "_identify"
+
+
 def parse_kv(argv: list[str], defaults: dict) -> dict:
     """Overlay ``key=value`` arguments on ``defaults``; each value takes its default's type.
 

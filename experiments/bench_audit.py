@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments._args import parse_kv  # noqa: E402
+from experiments._args import identify_tag, parse_kv  # noqa: E402
 from vec2vec.audit import run, simulate_leak, summary_text  # noqa: E402
 from vec2vec.config import compose, to_dict  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
@@ -39,8 +39,7 @@ DEFAULTS = dict(leaked_embedder="mpnet", n=5000, known="minilm", public_n=10000,
 
 def main(argv: list[str]) -> int:
     args = parse_kv(argv, DEFAULTS)
-    work = Path(args["work"]) / (f"{args['leaked_embedder']}-{args['n']}" +
-                                 ("" if args["identify"] == "[]" else "-identify"))
+    work = Path(args["work"]) / f"{args['leaked_embedder']}-{args['n']}{identify_tag(args)}"
     leaked, truth = simulate_leak(args["leaked_embedder"], "wordnet-definitions", "eval",
                                   args["n"], work / "leak", seed=args["seed"])
     cfg = to_dict(compose("audit", [
@@ -64,7 +63,8 @@ def main(argv: list[str]) -> int:
               f"  {'ok' if v is not None and v >= need else 'MISS'}")
     print(f"{'wall time of the audit (s)':<44} {wall:>9.0f} {1800:>7}  "
           f"{'ok' if wall <= 1800 else 'MISS'}   (timings: {rep['timings_seconds']})")
-    out = Path(args["out"] or f"experiments/results/bench_audit_{args['leaked_embedder']}.json")
+    out = Path(args["out"] or
+               f"experiments/results/bench_audit_{args['leaked_embedder']}{identify_tag(args)}.json")
     write_json(out, {"args": args, "config": cfg, "wall_seconds": wall,
                      "selection": rep["selection"], "leakage": rep["leakage"],
                      "leakage_on_ceiling_rows": rep["leakage_on_ceiling_rows"],

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments._args import parse_kv  # noqa: E402
+from experiments._args import identify_tag, parse_kv  # noqa: E402
 from vec2vec.audit import run, simulate_leak  # noqa: E402
 from vec2vec.config import compose, to_dict  # noqa: E402
 from vec2vec.corpora import get_split, wordnet_headwords  # noqa: E402
@@ -40,8 +40,7 @@ SWEEP = [("none", None), ("noise", 0.03), ("noise", 0.1), ("rotation", None), ("
 DEFAULTS = dict(leaked_embedder="mpnet", n=3000, known="minilm", public_n=10000, invert_n=100,
                 methods="mini-vec2vec", seed=0, threads=0, only="", identify="[]",
                 work="runs/bench-defences",
-                out="experiments/results/bench_defences.json",
-                plots="experiments/results/defences")
+                out="", plots="")   # default: experiments/results/bench_defences[_identify].json, .../defences[_identify]/
 
 
 def headword_queries(embedder: str, n: int, work: Path, seed: int) -> np.ndarray:
@@ -102,8 +101,10 @@ def plot(rows: list[dict], kind: str, folder: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     args = parse_kv(argv, DEFAULTS)
-    work = Path(args["work"]) / (f"{args['leaked_embedder']}-{args['n']}" +
-                                 ("" if args["identify"] == "[]" else "-identify"))
+    suffix = identify_tag(args)
+    work = Path(args["work"]) / f"{args['leaked_embedder']}-{args['n']}{suffix}"
+    args["out"] = args["out"] or f"experiments/results/bench_defences{suffix}.json"
+    args["plots"] = args["plots"] or f"experiments/results/defences{suffix}"
     leak_dir, truth = simulate_leak(args["leaked_embedder"], "wordnet-definitions", "eval",
                                     args["n"], work / "leak", seed=args["seed"])
     x = np.load(leak_dir)
@@ -111,7 +112,7 @@ def main(argv: list[str]) -> int:
     sweep = [s for s in SWEEP if not args["only"] or s[0] in ("none", *args["only"].split(","))]
     rows = []
     print(f"{'defence':<10} {'param':>6} {'recall@10':>9} {'attr acc':>8} {'oracle acc':>10} "
-          f"{'token F1':>8} {'cos':>6} {'seconds':>7}")
+          f"{'token F1':>8} {'cos':>6} {'seconds':>7} {'identified':>10}")
     for kind, param in sweep:
         tag = kind if param is None else f"{kind}-{param:g}"
         d = Defence(kind, param, seed=args["seed"]).fit(x)
@@ -128,7 +129,7 @@ def main(argv: list[str]) -> int:
         print(f"{kind:<10} {'' if param is None else f'{param:g}':>6} {row['recall_at_10']:>9.3f} "
               f"{row['attribute_accuracy']:>8.3f} {row['oracle_attribute_accuracy']:>10.3f} "
               f"{row['token_f1'] or 0:>8.3f} {row['translation_cosine_to_truth']:>6.3f} "
-              f"{time.time() - t0:>7.0f}", flush=True)
+              f"{time.time() - t0:>7.0f} {row['identified'] or '-':>10}", flush=True)
         write_json(Path(args["out"]), {"args": args, "rows": rows})
     plots = [str(plot(rows, kind, Path(args["plots"]))) for kind in dict(sweep) if kind != "none"]
     write_json(Path(args["out"]), {"args": args, "rows": rows, "plots": plots})

@@ -54,14 +54,22 @@ def top1_1024(rows) -> float:
     return float(np.mean([r["top1"] for r in rows if r["pool"] == 1024]))
 
 
+def paired_rows(predict, ea, eb, means, names, pools) -> list[dict]:
+    """Both directions of a baseline scored on the eval pairs: ``predict(d)`` gives its predictions
+    for direction d ("ab": of eb from ea; "ba": of ea from eb)."""
+    rows = []
+    for d, tgt in (("ab", eb), ("ba", ea)):
+        rows += [{"direction": names[d], **r} for r in all_metrics(predict(d), tgt, means[d], pools)]
+    return rows
+
+
 def post_oracle_rows(t, ea, eb, means, names, pools) -> list[dict]:
     """Paired ceiling of post-processing one fit: a least-squares map from t's translations to the
     true vectors, fitted out of fold on the eval pairs (uses pairs: a ceiling, not a method)."""
-    rows = []
-    for d, src, tgt in (("ab", ea, eb), ("ba", eb, ea)):
-        post = oracle_predictions("lstsq-oracle", l2_normalize(t.translate(src, d)), tgt, "ab")
-        rows += [{"direction": names[d], **r} for r in all_metrics(post, tgt, means[d], pools)]
-    return rows
+    def predict(d):
+        src, tgt = (ea, eb) if d == "ab" else (eb, ea)
+        return oracle_predictions("lstsq-oracle", l2_normalize(t.translate(src, d)), tgt, "ab")
+    return paired_rows(predict, ea, eb, means, names, pools)
 
 
 def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log,
@@ -106,13 +114,11 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
                                              "top1_1024": top1_1024(rows_1024)})
             yield out
     for m in (["identity"] if ea.shape[1] == eb.shape[1] else []) + list(ORACLES):
-        rows = []
-        for d in ("ab", "ba"):
-            pred = l2_normalize(ea if d == "ab" else eb) if m == "identity" else \
-                oracle_predictions(m, ea, eb, d)
-            rows += [{"direction": names[d], **r}
-                     for r in all_metrics(pred, eb if d == "ab" else ea, means[d], pools)]
-        out["baselines"].append({"method": m, "results": rows})
+        def predict(d, m=m):
+            return (l2_normalize(ea if d == "ab" else eb) if m == "identity" else
+                    oracle_predictions(m, ea, eb, d))
+        out["baselines"].append({"method": m,
+                                 "results": paired_rows(predict, ea, eb, means, names, pools)})
     summarize(out)
     yield out
 

@@ -166,7 +166,7 @@ def test_audit_identifies_a_leak_from_an_embedder_it_can_run(tmp_path):
     candidates (the known minilm does not match), translates with least squares fitted on the
     public texts embedded by both (no leaked text), and so reaches the oracle translation's
     attribute accuracy, with no unsupervised fit."""
-    leaked, _ = simulate_leak("minilm-l3", "wordnet-definitions", "eval", N_LEAK, tmp_path / "leak")
+    simulate_leak("minilm-l3", "wordnet-definitions", "eval", N_LEAK, tmp_path / "leak")
     cfg = audit_cfg(tmp_path / "leak", tmp_path / "out", invert=False)
     rep = run(cfg)
     sel = rep["selection"]
@@ -183,7 +183,7 @@ def test_audit_identifies_a_leak_from_an_embedder_it_can_run(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert "The leaked vectors match <b>minilm-l3</b>" in html and "identified as" in html
     # the known embedder's own vectors are identified as such and passed through unchanged
-    leaked_k, _ = simulate_leak("minilm", "wordnet-definitions", "eval", N_LEAK, tmp_path / "own")
+    simulate_leak("minilm", "wordnet-definitions", "eval", N_LEAK, tmp_path / "own")
     rep = run(audit_cfg(tmp_path / "own", tmp_path / "out-own", invert=False))
     assert rep["selection"]["identification"]["method"] == "identity"
     assert rep["translation_cosine_to_truth"] == pytest.approx(1.0, abs=1e-5)
@@ -233,11 +233,12 @@ def test_identify_cli(tmp_path, capsys):
     faiss.write_index(index, str(tmp_path / "leak.faiss"))
     out = tmp_path / "identify.json"
     assert main(["identify", f"leaked={tmp_path / 'leak.faiss'}", "public_n=2000",
-                 "candidates=[minilm,minilm-l3]", f"out={out}"]) == 0
+                 "candidates=[minilm,minilm-l3,mpnet]", f"out={out}"]) == 0
     text = capsys.readouterr().out
     assert "minilm-l3" in text and "<- identified" in text
     res = json.loads(out.read_text())
     assert res["identified"] == "minilm-l3" and not res["candidates"]["minilm"]["match"]
+    assert "dimension 768" in res["candidates"]["mpnet"]["note"]   # listed, but not embedded
     save_npy(tmp_path / "odd.npy", np.ones((10, 7), np.float32))
     assert main(["identify", f"leaked={tmp_path / 'odd.npy'}"]) == 1
     assert "no candidate embedder of dimension 7" in capsys.readouterr().err

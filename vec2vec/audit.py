@@ -203,9 +203,10 @@ def identify_leak(leaked: np.ndarray, public: np.ndarray, cfg: dict) -> tuple[di
     t0 = time.time()
     vecs = embed_candidates(candidate_names(cfg.get("identify"), leaked.shape[1]),
                             str(cfg["public_corpus"]), cfg["public_split"], cfg["public_n"],
-                            seed=int(cfg["seed"]), have={cfg["known"]: public})
+                            seed=int(cfg["seed"]), have={cfg["known"]: public},
+                            dim=leaked.shape[1])
     record = identify(leaked, vecs, seed=int(cfg["seed"]))
-    record["seconds"] = time.time() - t0
+    record["setting"], record["seconds"] = cfg.get("identify"), time.time() - t0
     return record, vecs
 
 
@@ -226,14 +227,14 @@ def fit_identified(ident: dict, candidate: np.ndarray, public: np.ndarray, cfg: 
     t = get_translator(method).fit(candidate, public)
     t.save(out / "translators" / IDENTIFIED / "translator")
     stats = ident["candidates"][name]
+    how = ("the known embedder itself: passed through unchanged" if method == "identity" else
+           f"{method} fitted on {len(public)} public texts embedded by {name} and {cfg['known']} "
+           f"(pairs of public texts, none leaked)")
     print(f"[audit] the leak matches {name} (nn ratio {stats['nn_ratio']:.3f}, mean cosine "
-          f"{stats['mean_cos']:.3f}): translating with {method} fitted on {len(public)} public "
-          f"texts embedded by both", file=sys.stderr)
+          f"{stats['mean_cos']:.3f}): {how}", file=sys.stderr)
     return {"chosen": IDENTIFIED, "methods": {IDENTIFIED: {
-                "score": float(stats["nn_ratio"]), "seconds": time.time() - t0 + ident["seconds"],
-                "selection": {}}},
-            "criterion": (f"identified as {name}: {method} fitted on {len(public)} public texts "
-                          f"embedded by {name} and {cfg['known']} (pairs of public texts, none leaked)"),
+                "score": float(stats["nn_ratio"]), "seconds": time.time() - t0, "selection": {}}},
+            "criterion": f"identified as {name}: {how}",
             "identification": {**ident, "embedder": name, "method": method,
                                "public_pairs": int(len(public))}}
 
@@ -333,6 +334,8 @@ def _comparable_key(key: dict) -> dict:
     """``key`` with keys it predates filled in, and the temperature blanked where it is unused
     (beam 1 inverts greedily), so only differences that change the results count."""
     key = {**KEYS_ADDED, **key}
+    if key.get("identify") in (None, False):
+        key["identify"] = []        # the same "no identification" as identify=[]
     if int(key.get("invert_beam") or 1) <= 1:
         key["invert_temperature"] = None
     return key
@@ -427,6 +430,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     t0 = time.time()
     ident, cand_vecs = identify_leak(leaked, public, cfg)
     timings["identify"] = ident["seconds"]
+    t0 = time.time()
     if ident["identified"]:
         selection = fit_identified(ident, cand_vecs[ident["identified"]], public, cfg, out)
     else:
@@ -569,10 +573,13 @@ def summary_text(rep: dict) -> str:
     if ident.get("candidates"):
         from .identify import format_result
         lines.append(format_result(ident))
-    lines.append("method     score   seconds")
-    for m, r in sel["methods"].items():
-        lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
-                     ("  <- chosen" if m == sel["chosen"] else ""))
+    if ident.get("identified"):
+        lines.append(sel["criterion"])
+    else:
+        lines.append("method     score   seconds")
+        for m, r in sel["methods"].items():
+            lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
+                         ("  <- chosen" if m == sel["chosen"] else ""))
     top = sorted(rep["attribute_distribution"].items(), key=lambda kv: -kv[1])[:5]
     lines.append("top attributes: " + ", ".join(f"{k} {v}" for k, v in top))
     if rep["inversion"]["n"]:

@@ -18,7 +18,7 @@ every other model (or minilm under a random rotation) 0.07-0.46 and 0.33 or less
 on the leak lowers nn_ratio (minilm + N(0, 0.05²) per coordinate, a noise as large as the vector:
 0.73) and leaves mean_cos (0.997). A candidate matches when both clear the thresholds below.
 
-Shapes: leaked [n, d], public [m, d] with m >= 2 * ``min_public``; any norm.
+Shapes: leaked [n, d] (n >= 2), public [m, d] (m >= 4: half of it is held out); any norm.
 """
 from __future__ import annotations
 
@@ -87,18 +87,27 @@ def candidate_names(spec, dim: int) -> list[str]:
 
 
 def embed_candidates(names: list[str], corpus: str, split: str, n: int | None, seed: int = 0,
-                     have: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                     have: dict[str, np.ndarray] | None = None, dim: int | None = None
+                     ) -> dict[str, np.ndarray]:
     """Each candidate's embeddings of the same public texts (the first ``n`` of ``corpus``'s
     ``split``, through the embedding cache), so rows correspond across candidates. ``have``: vectors
-    already computed for some names (e.g. the known embedder's), used as they are."""
+    already computed for some names (e.g. the known embedder's), used as they are. ``dim``: the
+    leak's dimension; a registry embedder of another one is not embedded (an empty [0, d'] array
+    stands for it, which :func:`identify` reports as a dimension mismatch)."""
     import sys
 
     from inversion.data import load_corpus_vectors
+
+    from .embedders import registry
 
     out = {}
     for name in names:
         if have is not None and name in have:
             out[name] = have[name]
+            continue
+        spec = registry().get(name)
+        if dim is not None and spec is not None and int(spec["dim"]) != int(dim):
+            out[name] = np.zeros((0, int(spec["dim"])), np.float32)
             continue
         print(f"[identify] embedding {corpus}/{split} with {name}", file=sys.stderr)
         out[name] = load_corpus_vectors(name, corpus, split, n, seed=seed)[1]
@@ -138,7 +147,7 @@ def cli(overrides: list[str]) -> int:
         raise ValueError(f"no candidate embedder of dimension {leaked.shape[1]}: list some with "
                          f"candidates=[name,...]")
     vecs = embed_candidates(names, str(cfg["public_corpus"]), cfg["public_split"],
-                            cfg["public_n"], seed=int(cfg["seed"]))
+                            cfg["public_n"], seed=int(cfg["seed"]), dim=leaked.shape[1])
     res = identify(leaked, vecs, seed=int(cfg["seed"]))
     print(format_result(res))
     if cfg.get("out"):

@@ -88,18 +88,23 @@ def _identified(rep: dict) -> str | None:
 def _identification(rep: dict) -> str:
     ident = rep["selection"].get("identification")
     if not ident or not ident.get("candidates"):
-        return ("<p class=muted>The leak was not tested against embedders we can run "
-                "(identify=[]).</p>")
+        why = ("identify=[]" if not ident or ident.get("setting") in (None, False, [])
+               else f"no candidate embedder of dimension {rep['leaked']['dim']}")
+        return (f"<p class=muted>The leak was not tested against embedders we can run "
+                f"({escape(why)}).</p>")
     rows, classes = [], []
     for name, st in ident["candidates"].items():
         rows.append([name, st.get("nn_ratio"), st.get("mean_cos"),
                      "yes" if st["match"] else (st.get("note") or "no")])
         classes.append("chosen" if name == ident.get("identified") else "")
     if ident.get("identified"):
-        verdict = (f"The leaked vectors match <b>{escape(ident['embedder'])}</b>: they were "
-                   f"translated into {escape(rep['known'])} with {escape(ident['method'])} "
-                   f"fitted on {ident['public_pairs']:,} public texts embedded by both models "
-                   f"(no leaked text is used), so no unsupervised translation was needed.")
+        how = ("they are the known embedder's own vectors and were used as they are"
+               if ident["method"] == "identity" else
+               f"they were translated into {escape(rep['known'])} with {escape(ident['method'])} "
+               f"fitted on {ident['public_pairs']:,} public texts embedded by both models (no "
+               f"leaked text is used)")
+        verdict = (f"The leaked vectors match <b>{escape(ident['embedder'])}</b>: {how}, so no "
+                   f"unsupervised translation was needed.")
     else:
         verdict = ("No embedder we can run matches the leak, so it was translated without pairs "
                    "(below).")
