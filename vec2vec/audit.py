@@ -427,8 +427,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
 
     # 2-3. is it an embedder we can run? If not, translators chosen without pairs; then the
     # translated leaked vectors
-    t0 = time.time()
-    ident, cand_vecs = identify_leak(leaked, public, cfg)
+    ident, cand_vecs = identify_leak(leaked, public, cfg)   # times itself
     timings["identify"] = ident["seconds"]
     t0 = time.time()
     if ident["identified"]:

@@ -88,8 +88,9 @@ def _identified(rep: dict) -> str | None:
 def _identification(rep: dict) -> str:
     ident = rep["selection"].get("identification")
     if not ident or not ident.get("candidates"):
-        why = ("identify=[]" if not ident or ident.get("setting") in (None, False, [])
-               else f"no candidate embedder of dimension {rep['leaked']['dim']}")
+        # only "auto" can come up empty when it is on: a list names its candidates
+        why = (f"no candidate embedder of dimension {rep['leaked']['dim']}"
+               if ident and ident.get("setting") == "auto" else "identify=[]")
         return (f"<p class=muted>The leak was not tested against embedders we can run "
                 f"({escape(why)}).</p>")
     rows, classes = [], []
