@@ -35,8 +35,10 @@ from vec2vec.embed import embed  # noqa: E402
 from vec2vec.io import save_npy, write_json  # noqa: E402
 
 # noise std per dimension: a unit 768-d vector has ~0.036 per dimension
-SWEEP = [("none", None), ("noise", 0.03), ("noise", 0.1), ("rotation", None), ("int8", None),
-         ("binary", None), ("pca", 32)]
+# (rotation, int8 and binary take no parameter: one point each)
+SWEEP = [("none", None), ("noise", 0.01), ("noise", 0.03), ("noise", 0.1), ("noise", 0.3),
+         ("rotation", None), ("int8", None), ("binary", None),
+         ("pca", 16), ("pca", 32), ("pca", 64), ("pca", 128)]
 DEFAULTS = dict(leaked_embedder="mpnet", n=3000, known="minilm", public_n=10000, invert_n=100,
                 methods="mini-vec2vec", seed=0, threads=0, only="", identify="[]",
                 work="runs/bench-defences",

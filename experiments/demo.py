@@ -75,8 +75,8 @@ def audit_step() -> None:
                f"public_corpus={CORPUS}", "public_split=a", f"public_n={N_TRAIN}",
                f"min_leaked={min(N_EVAL, 1000)}", "methods=[mini-vec2vec]",
                f"invert_n={N_INVERT}", f"ceiling_invert_n={N_INVERT}", "progress=false",
-               # the demo plays the unknown-embedder case: mpnet is offline here, and identify=auto
-               # would recognise the leak as mpnet's and skip the unsupervised translation
+               # the unknown-embedder case (the default, said aloud): identify=auto would recognise
+               # the leak as mpnet's and skip the unsupervised translation
                "identify=[]"])
 
 

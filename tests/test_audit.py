@@ -262,6 +262,22 @@ def test_bad_leaked_inputs(tmp_path):
     faiss.write_index(lsh, str(tmp_path / "lsh.faiss"))
     with pytest.raises(ValueError, match="hash/binary codes"):
         load_leaked(tmp_path / "lsh.faiss", 10)
+    binary = faiss.IndexBinaryFlat(64)
+    binary.add(np.packbits(x[:, :8] > 0, axis=1).repeat(8, axis=1)[:, :8])
+    faiss.write_index_binary(binary, str(tmp_path / "binary.faiss"))
+    with pytest.raises(ValueError, match="only binary codes"):
+        load_leaked(tmp_path / "binary.faiss", 10)
+    (tmp_path / "junk.faiss").write_bytes(b"not an index at all")
+    with pytest.raises(ValueError, match="not a readable faiss index"):
+        load_leaked(tmp_path / "junk.faiss", 10)
+    save_npy(tmp_path / "cube.npy", np.ones((20, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="2-D array"):
+        load_leaked(tmp_path / "cube.npy", 10)
+    # a flat index is memory-mapped (IO_FLAG_MMAP_IFC) and read back exactly
+    flat = faiss.IndexFlatIP(16)
+    flat.add(x)
+    faiss.write_index(flat, str(tmp_path / "flat.faiss"))
+    np.testing.assert_array_equal(load_leaked(tmp_path / "flat.faiss", 10), x)
     # IVF without a direct map and an ID-mapped flat index give the vectors in insertion order
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(16), 16, 4)
     ivf.train(np.tile(x, (40, 1)))

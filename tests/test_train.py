@@ -81,6 +81,9 @@ def test_checkpoint_round_trip_and_bad_checkpoints(data, tmp_path):
     with pytest.raises(ValueError, match="different config"):
         train_gan(GANTranslator(**{**TINY, "steps": 6, "width": 40}), xa, xb, run_dir=tmp_path,
                   resume=True)
+    # data of another dimension (other embedders) is refused, naming both
+    with pytest.raises(ValueError, match="dims .* do not match the data"):
+        train_gan(GANTranslator(**{**TINY, "steps": 6}), xa[:, :-1], xb, run_dir=tmp_path, resume=True)
     # truncated weights
     raw = (ck / "state.safetensors").read_bytes()
     (ck / "state.safetensors").write_bytes(raw[: len(raw) // 2])
@@ -170,6 +173,7 @@ def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
     assert sel["chosen_seed"] in (0, 1) and set(sel["per_seed"]) == {"0", "1"}
     assert (run / "seeds/1/checkpoint/state.safetensors").is_file()
     assert (run / "seeds/0/curves.png").is_file()
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"   # both seeds overlaid
     tr = rundir.load_translator(run)
     chosen = rundir.load_translator(run, sel["chosen_seed"])
     np.testing.assert_array_equal(tr.translate(data[0][:5], "ab"), chosen.translate(data[0][:5], "ab"))

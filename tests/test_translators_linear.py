@@ -139,6 +139,8 @@ def test_bad_inputs(rotated, fitted_default):
     bad[7, 3] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         get_translator("procrustes-oracle").fit(bad, xb[:100])
+    with pytest.raises(ValueError, match="inf"):
+        fitted_default.translate(np.where(np.arange(384) == 5, np.inf, xa[:3]).astype(np.float32), "ab")
     with pytest.raises(ValueError, match="expected dimension 384"):
         fitted_default.translate(np.zeros((3, 768), np.float32), "ab")
     with pytest.raises(ValueError, match="direction"):

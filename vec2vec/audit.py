@@ -4,8 +4,9 @@ Someone holds vectors (a ``.npy`` or a faiss index) made by an embedder they can
 embedder they *can* run (``known``) and public texts of the same domain, the audit:
 
 1. embeds the public corpus with ``known`` (through the cache);
-2. tests whether the leak is the output of an embedder it can run (``identify``: the registry's
-   embedders of the leaked dimension, by default; :mod:`vec2vec.identify`). If one matches, the
+2. with ``identify`` set (off by default: the unknown-embedder case; ``auto`` = the registry's
+   embedders of the leaked dimension; :mod:`vec2vec.identify`), tests whether the leak is the
+   output of an embedder it can run. If one matches, the
    leak is translated with a least-squares map fitted on the public texts embedded by both that
    embedder and ``known`` (paired public texts; no leaked text involved). Otherwise it fits
    translators leaked -> known with each unsupervised method in ``methods`` (no pairs), and picks

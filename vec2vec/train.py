@@ -447,24 +447,31 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     return {"history": st["history"], "steps": st["step"], "seconds": st["elapsed"]}
 
 
-def plot_curves(history: list[dict], path: Path) -> None:
-    """One panel per logged quantity (losses, pseudo-pair count, selection score) vs step."""
+def plot_curves(history: list[dict] | dict[str, list[dict]], path: Path) -> None:
+    """One panel per logged quantity (losses, pseudo-pair count, selection score) vs step.
+    ``history``: one run's log entries, or {label: entries} to overlay several runs (seeds)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted({k for h in history for k in h if k != "step" and not k.endswith("seconds")})
+    runs = history if isinstance(history, dict) else {"": history}
+    keys = sorted({k for hist in runs.values() for h in hist for k in h
+                   if k != "step" and not k.endswith("seconds")})
     if not keys:
         return
     cols = min(4, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     for ax, k in zip(axes.flat, keys):
-        pts = [(h["step"], h[k]) for h in history if k in h]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="." if len(pts) < 30 else None)
+        for label, hist in runs.items():
+            pts = [(h["step"], h[k]) for h in hist if k in h]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label or None,
+                    marker="." if len(pts) < 30 else None)
         ax.set_title(k, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
+    if len(runs) > 1:
+        axes.flat[0].legend(fontsize=7)
     for ax in list(axes.flat)[len(keys):]:
         ax.axis("off")
     fig.tight_layout()
@@ -606,6 +613,12 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
     if not job.main:
         return {}
     chosen = max(seeds, key=lambda s: _score_value(per_seed[str(s)]))
+    if cls.uses_train_loop:   # every seed's training curves in one figure: DIR/curves.png
+        logs = {f"seed {s}" + (" (chosen)" if s == chosen else ""):
+                read_json(rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json")["history"]
+                for s in seeds if (rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json").is_file()}
+        if logs:
+            plot_curves(logs, run_dir / "curves.png")
     tmp = run_dir / (rundir.TRANSLATOR + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(rundir.translator_dir(run_dir, chosen), tmp)

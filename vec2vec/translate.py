@@ -2,7 +2,10 @@
 
 Streaming: a ``.npy`` input is memory-mapped and translated ``chunk`` rows at a time into a
 memory-mapped ``.npy`` output, so memory stays bounded by the chunk, not the input. A faiss input is
-read back chunk by chunk (``reconstruct_n``; flat indexes and any index that stores its vectors).
+read back chunk by chunk (``reconstruct_n``; flat indexes and any index that stores its vectors);
+a flat index is memory-mapped, other index types are loaded whole (faiss keeps an index in memory).
+A ``.faiss`` output is a flat index built in memory (n x d_out floats); write ``.npy`` for outputs
+larger than memory.
 Outputs are written to a temporary file next to the target and moved into place at the end, with a
 JSON manifest (``<output>.json``) recording the run, direction and counts.
 """
@@ -52,14 +55,31 @@ def open_input(path: Path) -> tuple[int, int, callable]:
         if arr.ndim != 2:
             raise ValueError(f"input={path}: expected a 2-D array [n, d], got shape {arr.shape}")
         return arr.shape[0], arr.shape[1], lambda i, j: np.asarray(arr[i:j], dtype=np.float32)
-    faiss = _faiss()
-    try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as e:
-        raise ValueError(f"input={path}: not a readable faiss index ({str(e).splitlines()[0]})") from e
     from .io import faiss_reader
 
-    return faiss_reader(index, f"input={path}")
+    return faiss_reader(read_faiss_index(path), f"input={path}")
+
+
+def read_faiss_index(path: Path):
+    """Load a float faiss index, memory-mapping its stored vectors where faiss can (flat indexes:
+    ``IO_FLAG_MMAP_IFC``, so a large input costs page cache, not process memory); other types are
+    read whole, as faiss keeps every index in memory. A binary index gets a clear ValueError."""
+    faiss = _faiss()
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:
+        pass  # this index type cannot be memory-mapped (or the file is not an index): read it whole
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as e:
+        try:
+            binary = faiss.read_index_binary(str(path))
+        except RuntimeError:
+            binary = None
+        if binary is not None:
+            raise ValueError(f"input={path}: a faiss {type(binary).__name__} keeps only binary codes, "
+                             "not the float vectors; export the original vectors to .npy instead") from e
+        raise ValueError(f"input={path}: not a readable faiss index ({str(e).splitlines()[0]})") from e
 
 
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
