@@ -11,7 +11,8 @@ added as rows. For each method the seed with the best unsupervised score is mark
 success = top-1@1024 >= 0.95 in both directions. Rank correlations (Spearman) between the
 unsupervised score and the paired top-1 are reported over all runs, and over the pipeline
 snapshots (the intermediate maps of mini-vec2vec: anchors, pseudo-pairs, each refinement step).
-``--shrink K`` also scores every fit with its outputs shrunk (``vec2vec.shrink``; rows named
+The GAN's snapshots are its checkpoints (step 0 = the warm start, then every ``eval_every``
+steps), scored alike. ``--shrink K`` also scores every fit with its outputs shrunk (``vec2vec.shrink``; rows named
 ``<method>+shrink``). ``--post-oracle`` adds, per fit, the paired ceiling of post-processing its
 outputs (a least-squares map fitted out of fold on the eval pairs; baseline rows
 ``<method>+lstsq-post s<seed>``). ``--rotation`` also runs the rotation control for every method: the source
@@ -72,6 +73,27 @@ def post_oracle_rows(t, ea, eb, means, names, pools) -> list[dict]:
     return paired_rows(predict, ea, eb, means, names, pools)
 
 
+def fit_logging_checkpoints(t, xa, xb, ea, eb, means, names, snapshots: list) -> None:
+    """Fit a method trained by ``vec2vec.train.train_gan`` (the GAN), logging at step 0 (the warm
+    start) and every ``eval_every`` steps its pair-free score and, as a diagnostic, its paired
+    top-1 @1024: one snapshot per checkpoint, for the score-vs-metric rank correlation."""
+    from vec2vec.train import train_gan
+
+    every, steps = int(t.config["eval_every"]), int(t.config["steps"])
+
+    def probe(u) -> float:
+        score = unsupervised_score(u, xa, xb)["score"]
+        n = sum(x["method"] == u.method and x["seed"] == u.config["seed"] for x in snapshots)
+        snapshots.append({"method": u.method, "seed": u.config["seed"], "step": min(n * every, steps),
+                          "score": score,
+                          "top1_1024": top1_1024(score_directions(u, ea, eb, means, names, (1024,)))})
+        return score
+
+    train_gan(t, xa, xb, score_fn=probe)
+    if t.shrink_k > 0:
+        t.fit_shrinkage(xa, xb)   # as ``fit`` does
+
+
 def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, log,
              shrink: int = 0, post_oracle: bool = False) -> dict:
     """All methods x seeds on one (a, b) data set; returns {"runs", "baselines", "summary"}.
@@ -83,7 +105,11 @@ def run_pair(name, xa, xb, ea, eb, methods, seeds, pools, method_kw, snapshots, 
     for m in methods:
         for s in seeds:
             t0 = time.time()
-            t = get_translator(m, seed=s, **method_kw.get(m, {})).fit(xa, xb)
+            t = get_translator(m, seed=s, **method_kw.get(m, {}))
+            if snapshots and s == seeds[0] and t.uses_train_loop:
+                fit_logging_checkpoints(t, xa, xb, ea, eb, means, names, out["snapshots"])
+            else:
+                t.fit(xa, xb)
             fit_s = time.time() - t0
             sel = unsupervised_score(t, xa, xb)
             rows = score_directions(t, ea, eb, means, names, pools)
@@ -143,6 +169,10 @@ def summarize(out: dict) -> None:
     snaps = out["snapshots"]
     out["summary"]["spearman_score_vs_top1_snapshots"] = spearman(
         [s["score"] for s in snaps], [s["top1_1024"] for s in snaps])
+    for m in sorted({s["method"] for s in snaps}):   # per method: pipeline steps / GAN checkpoints
+        mine = [s for s in snaps if s["method"] == m]
+        out["summary"].setdefault(m, {})["spearman_score_vs_top1_snapshots"] = spearman(
+            [s["score"] for s in mine], [s["top1_1024"] for s in mine])
 
 
 def table(out: dict, title: str) -> str:
