@@ -116,6 +116,29 @@ def test_too_few_vectors_for_the_batch(data):
     check_batch(64, 64, 64)  # exactly one batch is enough
 
 
+def test_keep_best_and_early_stopping(data, tmp_path):
+    """A pair-free score that peaks at step 10 (scripted here: the loop's logic is under test, not
+    the score): patience 2 stops at step 30 of 60, keep_best ends with the step-10 weights, and a
+    resume of the stopped run trains no further."""
+    xa, xb = data
+    cfg = {**TINY, "steps": 60, "keep_best": True, "patience": 2}
+    scores = iter([0.1, 0.9, 0.5, 0.4, 0.3, 0.2, 0.1])
+    states = {}
+
+    def score(t):
+        states[len(states) * 10] = {k: v.clone() for k, v in t.net.state_dict().items()}
+        return next(scores)
+
+    tr = GANTranslator(**cfg)
+    out = train_gan(tr, xa, xb, run_dir=tmp_path, score_fn=score)
+    assert out["steps"] == 30 and {"step": 30, "early_stop_step": 30} in out["history"]
+    assert {"step": 30, "selected_step": 10} in out["history"]
+    for k, v in tr.net.state_dict().items():
+        assert torch.equal(v, states[10][k]), k
+    again = GANTranslator(**cfg)
+    assert train_gan(again, xa, xb, run_dir=tmp_path, resume=True, score_fn=score)["steps"] == 30
+
+
 @pytest.fixture(scope="module")
 def trained(data):
     xa, xb = data

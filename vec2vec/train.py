@@ -222,7 +222,7 @@ def save_checkpoint(path: Path, st: dict) -> None:
     meta = {"format": CKPT_FORMAT, "version": CKPT_VERSION, "step": st["step"],
             "dims": list(st["dims"]), "config": st["cfg"], "optimizers": opt_meta,
             "scalers": {k: st[k].state_dict() for k in ("scaler_g", "scaler_d")},
-            "history": st["history"], "elapsed": st["elapsed"],
+            "history": st["history"], "elapsed": st["elapsed"], "stopped": bool(st.get("stopped")),
             "best": None if st.get("best") is None else
             {"score": st["best"]["score"], "step": st["best"]["step"]}}
     tmp = path.with_name(path.name + ".tmp")
@@ -269,6 +269,7 @@ def load_checkpoint(path: Path, st: dict) -> None:
     pairs = {k[6:]: v for k, v in tensors.items() if k.startswith("pairs/")}
     st["pairs"] = pairs or None
     st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
+    st["stopped"] = bool(meta.get("stopped"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +304,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     run_dir: where checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go;
     None = in memory only. resume: continue from run_dir/checkpoint if present.
     score_fn(translator) -> float (higher = better, no pairs) is logged at step 0 (the warm start)
-    and every ``eval_every`` steps; with ``keep_best`` the best-scoring state is the result.
+    and every ``eval_every`` steps; with ``keep_best`` the best-scoring state is the result, and
+    with ``patience`` = p > 0 training stops early once p evaluations in a row brought no new best.
     stop_after: stop abruptly once this step is reached, without checkpointing -- tests use it to
     simulate a kill. Returns {"history": [...], "steps": n, "seconds": t}.
     """
@@ -369,7 +371,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     t_start = time.time() - st["elapsed"]
     net.train()
     discs.train()
-    while st["step"] < steps:
+    while st["step"] < steps and not st.get("stopped"):
         step = st["step"]
         for g in st["opt_g"].param_groups:
             g["lr"] = lr_at(step, cfg["lr_g"], cfg["warmup_steps"], steps)
@@ -424,11 +426,16 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             st["history"].append({"step": step, **logs, "elapsed_seconds": time.time() - t_start})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
             _score_and_keep_best(tr, st, score_fn, job)
+            patience = int(cfg.get("patience") or 0)
+            if patience and step - st["best"]["step"] >= patience * int(cfg["eval_every"]):
+                st["stopped"] = True     # early stop: the pair-free score stopped rising
+                st["history"].append({"step": step, "early_stop_step": step})
         if bar is not None:
             bar.update(1)
             bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k != "n_pairs"}, refresh=False)
         st["elapsed"] = time.time() - t_start
-        if ckpt is not None and job.main and ((ckpt_every and step % ckpt_every == 0) or step == steps):
+        if ckpt is not None and job.main and ((ckpt_every and step % ckpt_every == 0)
+                                              or step == steps or st.get("stopped")):
             save_checkpoint(ckpt, st)
         if stop_after is not None and step >= stop_after:
             break  # simulated kill: nothing is saved beyond the last periodic checkpoint
@@ -436,7 +443,8 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
         bar.close()
     net.eval()
     best = st.get("best")
-    if cfg["keep_best"] and best is not None and st["step"] >= steps and best["step"] != st["step"]:
+    finished = st["step"] >= steps or st.get("stopped")
+    if cfg["keep_best"] and best is not None and finished and best["step"] != st["step"]:
         net.load_state_dict(best["state"])  # the unsupervised criterion preferred an earlier state
         st["history"].append({"step": st["step"], "selected_step": best["step"]})
     tr.history = st["history"]

@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     # --- logging / selection during fit
     "log_every": 20, "eval_every": 50,
     "keep_best": False,         # end with the state the unsupervised score liked best (needs a scorer)
+    "patience": 0,              # stop once the score has not risen for this many evaluations (0 = never)
 }
 
 
