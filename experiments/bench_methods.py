@@ -75,8 +75,9 @@ def post_oracle_rows(t, ea, eb, means, names, pools) -> list[dict]:
 
 def fit_logging_checkpoints(t, xa, xb, ea, eb, means, names, snapshots: list) -> None:
     """Fit a method trained by ``vec2vec.train.train_gan`` (the GAN), logging at step 0 (the warm
-    start) and every ``eval_every`` steps its pair-free score and, as a diagnostic, its paired
-    top-1 @1024: one snapshot per checkpoint, for the score-vs-metric rank correlation."""
+    start) and every ``eval_every`` steps its pair-free score and, as diagnostics, its paired
+    top-1 @1024 and mean cosine (both directions averaged): one snapshot per checkpoint, for the
+    score-vs-metric rank correlations."""
     from vec2vec.train import train_gan
 
     every, steps = int(t.config["eval_every"]), int(t.config["steps"])
@@ -84,9 +85,10 @@ def fit_logging_checkpoints(t, xa, xb, ea, eb, means, names, snapshots: list) ->
     def probe(u) -> float:
         score = unsupervised_score(u, xa, xb)["score"]
         n = sum(x["method"] == u.method and x["seed"] == u.config["seed"] for x in snapshots)
+        rows = score_directions(u, ea, eb, means, names, (1024,))
         snapshots.append({"method": u.method, "seed": u.config["seed"], "step": min(n * every, steps),
-                          "score": score,
-                          "top1_1024": top1_1024(score_directions(u, ea, eb, means, names, (1024,)))})
+                          "score": score, "top1_1024": top1_1024(rows),
+                          "cos": float(np.mean([r["cos"] for r in rows]))})
         return score
 
     train_gan(t, xa, xb, score_fn=probe)
@@ -173,6 +175,9 @@ def summarize(out: dict) -> None:
         mine = [s for s in snaps if s["method"] == m]
         out["summary"].setdefault(m, {})["spearman_score_vs_top1_snapshots"] = spearman(
             [s["score"] for s in mine], [s["top1_1024"] for s in mine])
+        if all("cos" in s for s in mine):   # GAN checkpoints: the refinement moves cos, not top-1
+            out["summary"][m]["spearman_score_vs_cos_snapshots"] = spearman(
+                [s["score"] for s in mine], [s["cos"] for s in mine])
 
 
 def table(out: dict, title: str) -> str:
@@ -196,7 +201,9 @@ def table(out: dict, title: str) -> str:
         if isinstance(v, dict):
             lines.append(f"{m}: chosen seed {v['chosen_seed']} (top1@1024 {v['chosen_top1_1024']:.3f}),"
                          f" picked the best: {v['picked_best']}, success {v['success_rate']:.2f}, "
-                         f"mean fit {v['fit_seconds_mean']:.1f}s")
+                         f"mean fit {v['fit_seconds_mean']:.1f}s; Spearman(score, top1) over its "
+                         f"snapshots {v.get('spearman_score_vs_top1_snapshots')}, (score, cos) "
+                         f"{v.get('spearman_score_vs_cos_snapshots')}")
     lines.append(f"Spearman(score, top1@1024): all runs {s.get('spearman_score_vs_top1_all_runs')}, "
                  f"snapshots {s.get('spearman_score_vs_top1_snapshots')}")
     return "\n".join(lines)
