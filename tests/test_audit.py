@@ -245,7 +245,7 @@ def test_identify_cli(tmp_path, capsys):
 
 
 # ----- bad input ---------------------------------------------------------------------------------
-def test_bad_leaked_inputs(tmp_path):
+def test_bad_leaked_inputs(tmp_path, monkeypatch):
     faiss = pytest.importorskip("faiss")
     x = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
     with pytest.raises(ValueError, match="need at least 1000"):
@@ -265,7 +265,7 @@ def test_bad_leaked_inputs(tmp_path):
     binary = faiss.IndexBinaryFlat(64)
     binary.add(np.packbits(x[:, :8] > 0, axis=1).repeat(8, axis=1)[:, :8])
     faiss.write_index_binary(binary, str(tmp_path / "binary.faiss"))
-    with pytest.raises(ValueError, match="only binary codes"):
+    with pytest.raises(ValueError, match="hash/binary codes"):
         load_leaked(tmp_path / "binary.faiss", 10)
     (tmp_path / "junk.faiss").write_bytes(b"not an index at all")
     with pytest.raises(ValueError, match="not a readable faiss index"):
@@ -273,11 +273,18 @@ def test_bad_leaked_inputs(tmp_path):
     save_npy(tmp_path / "cube.npy", np.ones((20, 4, 4), np.float32))
     with pytest.raises(ValueError, match="2-D array"):
         load_leaked(tmp_path / "cube.npy", 10)
-    # a flat index is memory-mapped (IO_FLAG_MMAP_IFC) and read back exactly
+    # a large index is memory-mapped (IO_FLAG_MMAP_IFC; "large" lowered to 0 bytes here) and read
+    # back exactly; the mapping is visible in /proc/self/maps while the index is alive
+    from vec2vec import translate
     flat = faiss.IndexFlatIP(16)
     flat.add(x)
     faiss.write_index(flat, str(tmp_path / "flat.faiss"))
+    monkeypatch.setattr(translate, "MMAP_MIN_BYTES", 0)
     np.testing.assert_array_equal(load_leaked(tmp_path / "flat.faiss", 10), x)
+    index = translate.read_faiss_index(tmp_path / "flat.faiss")
+    if Path("/proc/self/maps").is_file():
+        assert str(tmp_path / "flat.faiss") in Path("/proc/self/maps").read_text()
+    del index
     # IVF without a direct map and an ID-mapped flat index give the vectors in insertion order
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(16), 16, 4)
     ivf.train(np.tile(x, (40, 1)))

@@ -137,6 +137,13 @@ def test_keep_best_and_early_stopping(data, tmp_path):
         assert torch.equal(v, states[10][k]), k
     again = GANTranslator(**cfg)
     assert train_gan(again, xa, xb, run_dir=tmp_path, resume=True, score_fn=score)["steps"] == 30
+    for k, v in again.net.state_dict().items():     # the resumed run ends on the same best state
+        assert torch.equal(v, states[10][k]), k
+    # fit() scores with the selection criterion itself when patience/keep_best ask for it
+    fitted = GANTranslator(**{**cfg, "patience": 1, "eval_every": 5}).fit(xa, xb)
+    assert any("score" in h for h in fitted.history)
+    with pytest.raises(ValueError, match="patience must be >= 0"):
+        GANTranslator(**{**cfg, "patience": -1}).fit(xa, xb)
 
 
 @pytest.fixture(scope="module")

@@ -149,6 +149,12 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+def codes_only_error(kind: str, path) -> ValueError:
+    """The error for a faiss index of type ``kind`` that keeps codes, not vectors (LSH, binary)."""
+    return ValueError(f"{path}: a faiss {kind} keeps only hash/binary codes, not the vectors; "
+                      "export the original float vectors to .npy instead")
+
+
 def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray]]:
     """(rows, dim, read(start, stop) -> float32 [stop-start, dim]) for a loaded faiss index.
 
@@ -167,8 +173,7 @@ def faiss_reader(index, path) -> tuple[int, int, Callable[[int, int], np.ndarray
         index = faiss.downcast_index(index.index)
     kind = type(index).__name__
     if isinstance(index, faiss.IndexLSH) or "Binary" in kind:
-        raise ValueError(f"{path}: a faiss {kind} keeps only hash/binary codes, not the vectors; "
-                         "export the original float vectors to .npy instead")
+        raise codes_only_error(kind, path)
     if isinstance(index, faiss.IndexIVF) and index.ntotal:
         # reconstruct_n fills row i from the vector whose id is i: only sequential ids give all rows
         inv = index.invlists

@@ -269,7 +269,7 @@ def load_checkpoint(path: Path, st: dict) -> None:
     pairs = {k[6:]: v for k, v in tensors.items() if k.startswith("pairs/")}
     st["pairs"] = pairs or None
     st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
-    st["stopped"] = bool(meta.get("stopped"))
+    st["stopped"] = bool(meta.get("stopped")) and int(st["cfg"].get("patience") or 0) > 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +316,9 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     xa = check_vectors(xa, "xa", min_rows=2)
     xb = check_vectors(xb, "xb", min_rows=2)
     check_batch(len(xa), len(xb), int(cfg["batch_size"]))
+    patience = int(cfg.get("patience") or 0)
+    if patience < 0:
+        raise ValueError(f"patience must be >= 0 (0 = no early stopping), got {patience}")
     job = distributed.setup(pick_device(cfg["device"]))   # one process unless run by torchrun
     device = job.device
     if int(cfg["batch_size"]) % job.world:
@@ -426,8 +429,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
             st["history"].append({"step": step, **logs, "elapsed_seconds": time.time() - t_start})
         if score_fn is not None and (step % cfg["eval_every"] == 0 or step == steps):
             _score_and_keep_best(tr, st, score_fn, job)
-            patience = int(cfg.get("patience") or 0)
-            if patience and step - st["best"]["step"] >= patience * int(cfg["eval_every"]):
+            if patience and step < steps and step - st["best"]["step"] >= patience * int(cfg["eval_every"]):
                 st["stopped"] = True     # early stop: the pair-free score stopped rising
                 st["history"].append({"step": step, "early_stop_step": step})
         if bar is not None:
@@ -622,9 +624,9 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         return {}
     chosen = max(seeds, key=lambda s: _score_value(per_seed[str(s)]))
     if cls.uses_train_loop:   # every seed's training curves in one figure: DIR/curves.png
-        logs = {f"seed {s}" + (" (chosen)" if s == chosen else ""):
-                read_json(rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json")["history"]
-                for s in seeds if (rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json").is_file()}
+        states = {s: rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json" for s in seeds}
+        logs = {f"seed {s}" + (" (chosen)" if s == chosen else ""): read_json(p)["history"]
+                for s, p in states.items() if p.is_file()}
         if logs:
             plot_curves(logs, run_dir / "curves.png")
     tmp = run_dir / (rundir.TRANSLATOR + ".tmp")

@@ -3,7 +3,7 @@
 Streaming: a ``.npy`` input is memory-mapped and translated ``chunk`` rows at a time into a
 memory-mapped ``.npy`` output, so memory stays bounded by the chunk, not the input. A faiss input is
 read back chunk by chunk (``reconstruct_n``; flat indexes and any index that stores its vectors);
-a flat index is memory-mapped, other index types are loaded whole (faiss keeps an index in memory).
+one of 1 GiB or more is memory-mapped (``read_faiss_index``), a smaller one loaded whole.
 A ``.faiss`` output is a flat index built in memory (n x d_out floats); write ``.npy`` for outputs
 larger than memory.
 Outputs are written to a temporary file next to the target and moved into place at the end, with a
@@ -60,26 +60,33 @@ def open_input(path: Path) -> tuple[int, int, callable]:
     return faiss_reader(read_faiss_index(path), f"input={path}")
 
 
+# faiss files at least this large are memory-mapped rather than read into process memory
+MMAP_MIN_BYTES = 1 << 30
+
+
 def read_faiss_index(path: Path):
-    """Load a float faiss index, memory-mapping its stored vectors where faiss can (flat indexes:
-    ``IO_FLAG_MMAP_IFC``, so a large input costs page cache, not process memory); other types are
-    read whole, as faiss keeps every index in memory. A binary index gets a clear ValueError."""
+    """Load a float faiss index. A file of ``MMAP_MIN_BYTES`` or more is memory-mapped where this
+    faiss can (``IO_FLAG_MMAP_IFC``, faiss >= 1.8: the stored vectors cost page cache, not process
+    memory), else read whole. A mapped file must not be rewritten in place while it is read (a
+    rename or delete is safe). A binary index gets a clear ValueError."""
+    from .io import codes_only_error
+
     faiss = _faiss()
-    try:
-        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:
-        pass  # this index type cannot be memory-mapped (or the file is not an index): read it whole
+    flag = getattr(faiss, "IO_FLAG_MMAP_IFC", None)
+    if flag is not None and path.stat().st_size >= MMAP_MIN_BYTES:
+        try:
+            return faiss.read_index(str(path), flag | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:
+            pass  # not mappable (or not an index): the plain read below says which
     try:
         return faiss.read_index(str(path))
     except RuntimeError as e:
         try:
             binary = faiss.read_index_binary(str(path))
         except RuntimeError:
-            binary = None
-        if binary is not None:
-            raise ValueError(f"input={path}: a faiss {type(binary).__name__} keeps only binary codes, "
-                             "not the float vectors; export the original vectors to .npy instead") from e
-        raise ValueError(f"input={path}: not a readable faiss index ({str(e).splitlines()[0]})") from e
+            raise ValueError(f"input={path}: not a readable faiss index "
+                             f"({str(e).splitlines()[0]})") from e
+        raise codes_only_error(type(binary).__name__, f"input={path}") from e
 
 
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

@@ -329,10 +329,25 @@ class GANTranslator(Translator):
         self.net = VecGANNet({"a": self.dims[0], "b": self.dims[1]}, **self.config)
         return self.net
 
-    def _fit(self, xa: np.ndarray, xb: np.ndarray) -> None:
-        from ..train import train_gan  # the loop lives in train.py (checkpoints, resume, curves)
+    def fit(self, xa: np.ndarray, xb: np.ndarray, score_fn=None) -> "GANTranslator":
+        """As ``Translator.fit``. ``score_fn(translator) -> float`` (pair-free, higher = better) is
+        called at step 0 and every ``eval_every`` steps; ``keep_best`` and ``patience`` act on it.
+        Default: the selection score of ``vec2vec.selection`` when either of them is set."""
+        self._score_fn = score_fn
+        try:
+            return super().fit(xa, xb)
+        finally:
+            self._score_fn = None  # not part of the fitted translator
 
-        train_gan(self, xa, xb, run_dir=None)
+    def _fit(self, xa: np.ndarray, xb: np.ndarray) -> None:
+        # the loop lives in train.py (checkpoints, resume, curves)
+        from ..train import _score_value, selection_score, train_gan
+
+        score_fn = getattr(self, "_score_fn", None)
+        if score_fn is None and (self.config["keep_best"] or self.config["patience"]):
+            def score_fn(t):
+                return _score_value(selection_score(t, xa, xb))
+        train_gan(self, xa, xb, run_dir=None, score_fn=score_fn)
 
     @torch.inference_mode()
     def _translate(self, x: np.ndarray, direction: str, chunk: int = 2048) -> np.ndarray:
