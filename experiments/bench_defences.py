@@ -79,10 +79,10 @@ def plot(rows: list[dict], kind: str, folder: Path) -> Path:
 
     base = next(r for r in rows if r["defence"] == "none")
     mine = [r for r in rows if r["defence"] == kind]
-    labels = ["none"] + [f"{kind}" + (f"\n{r['param']:g}" if r["param"] is not None else "")
-                         for r in mine]
     pts = [base] + mine
-    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(pts), 3.6))
+    labels = [("none" if r is base else kind) + (f"\n{r['param']:g}" if r["param"] is not None else "")
+              + (f"\nidentified:\n{r['identified']}" if r.get("identified") else "") for r in pts]
+    fig, ax = plt.subplots(figsize=(1.6 + 1.1 * len(pts), 4.0))
     x = np.arange(len(pts))
     for key, name, mk in (("recall_at_10", "utility: recall@10 (headword -> definition)", "o"),
                           ("attribute_accuracy", "leak: attribute accuracy", "s"),
