@@ -24,7 +24,7 @@ from experiments._args import parse_kv  # noqa: E402
 from vec2vec.embed import embed  # noqa: E402
 from vec2vec.evaluate import retrieval_metrics  # noqa: E402
 from vec2vec.io import write_json  # noqa: E402
-from vec2vec.train import _score_value, selection_score, train_gan  # noqa: E402
+from vec2vec.train import selection_scorer, train_gan  # noqa: E402
 from vec2vec.translators import get_translator  # noqa: E402
 
 DEFAULTS = dict(source="minilm", target="mpnet", corpus="gcide-definitions", n=30000, n_eval=2048,
@@ -47,12 +47,13 @@ def main(argv: list[str]) -> int:
     ea = embed(args["source"], args["corpus"], "eval", limit=args["n_eval"], progress=False)
     eb = embed(args["target"], args["corpus"], "eval", limit=args["n_eval"], progress=False)
     tr = get_translator("vec2vec", seed=args["seed"], **cfg)
+    pair_free = selection_scorer(xa[:4096], xb[:4096])
     record = {"args": args, "config": tr.config, "curve": []}
     t0 = time.time()
 
     def score(t) -> float:
         """Pair-free score (returned to the loop) + the paired diagnostic, logged and saved."""
-        s = _score_value(selection_score(t, xa[:4096], xb[:4096]))
+        s = pair_free(t)
         top1 = [retrieval_metrics(t.translate(ea, "ab"), eb, 1024, hungarian=False)["top1"],
                 retrieval_metrics(t.translate(eb, "ba"), ea, 1024, hungarian=False)["top1"]]
         step = min(len(record["curve"]) * args["eval_every"], args["steps"])  # step 0, then every N

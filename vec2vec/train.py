@@ -522,6 +522,12 @@ def selection_score(translator, xa: np.ndarray, xb: np.ndarray) -> dict:
     return unsupervised_score(translator, xa, xb)
 
 
+def selection_scorer(xa: np.ndarray, xb: np.ndarray) -> Callable:
+    """``score_fn`` for :func:`train_gan`: translator -> the selection score's float on unpaired
+    xa [n_a, d_a], xb [n_b, d_b] (higher = better; no pairs)."""
+    return lambda translator: _score_value(selection_score(translator, xa, xb))
+
+
 def _score_value(scores: dict) -> float:
     if "score" in scores:
         return float(scores["score"])
@@ -603,7 +609,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
             if cls.uses_train_loop:
                 train_gan(tr, xa, xb, run_dir=sdir, resume=bool(cfg.get("resume")),
                           ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]),
-                          score_fn=lambda t: _score_value(selection_score(t, xa, xb)))
+                          score_fn=selection_scorer(xa, xb))
                 tr.dims = (xa.shape[1], xb.shape[1])
                 if job.main and tr.shrink_k > 0:
                     tr.fit_shrinkage(xa, xb)     # ``fit`` does this for the other methods

@@ -341,12 +341,11 @@ class GANTranslator(Translator):
 
     def _fit(self, xa: np.ndarray, xb: np.ndarray) -> None:
         # the loop lives in train.py (checkpoints, resume, curves)
-        from ..train import _score_value, selection_score, train_gan
+        from ..train import selection_scorer, train_gan
 
         score_fn = getattr(self, "_score_fn", None)
         if score_fn is None and (self.config["keep_best"] or self.config["patience"]):
-            def score_fn(t):
-                return _score_value(selection_score(t, xa, xb))
+            score_fn = selection_scorer(xa, xb)
         train_gan(self, xa, xb, run_dir=None, score_fn=score_fn)
 
     @torch.inference_mode()
