@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Debian packages: the WordNet, fortunes and FOLDOC corpora; Chromium renders audit reports in tests
 DEBIAN_PACKAGES := wordnet-base fortunes dict-foldoc chromium
 
-.PHONY: install demo test bench debian-packages clean-cache
+.PHONY: install demo test test-fast bench debian-packages clean-cache
 
 install: $(STAMP) debian-packages
 
@@ -36,13 +36,14 @@ debian-packages:
 	fi
 
 demo: install
-	$(PY) experiments/demo.py
+	$(PY) -m vec2vec.cli demo $(ARGS)
 
 test: install
 	$(PY) -m pytest -q tests
 
+# one benchmark: make bench NAME=methods ARGS="n_a=30000 n_b=30000"  (python -m benchmarks --help)
 bench: install
-	$(PY) experiments/bench_embed.py
+	$(PY) -m benchmarks $(NAME) $(ARGS)
 
 clean-cache:
 	rm -rf .cache

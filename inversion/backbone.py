@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vec2vec.io import file_lock, replace_dir
+from vec2vec.data.io import file_lock, replace_dir
 
 DEFAULT_BACKBONE = "smollm2-135m"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"

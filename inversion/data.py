@@ -16,13 +16,16 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from vec2vec.validation import check_vectors, l2_normalize
+from vec2vec.data.cache import embed
+from vec2vec.data.corpora import get_split
+from vec2vec.data.embedders import get_embedder as _get
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.neighbors import knn_self
 
 
 @lru_cache(maxsize=4)
 def get_embedder(name: str):
     """The project's embedder ``name`` (``.encode(texts) -> float32 [n, d]``), loaded once."""
-    from vec2vec.embedders import get_embedder as _get
 
     return _get(name)
 
@@ -60,8 +63,6 @@ class TextSet:
 def load_corpus_vectors(embedder: str, corpus: str, split: str, limit: int | None, seed: int = 0
                         ) -> tuple[list[str], np.ndarray]:
     """Texts of a corpus split and their cached embeddings (``vec2vec.embed``), same order."""
-    from vec2vec.corpora import get_split
-    from vec2vec.embed import embed
 
     sp = get_split(corpus, split, seed=seed)
     n = len(sp.texts) if limit is None else min(int(limit), len(sp.texts))
@@ -137,21 +138,13 @@ def attach_hypotheses(ts: TextSet, tokenizer, texts: list[str], vectors: np.ndar
     ts.hyp_vectors = l2_normalize(vectors)
 
 
-def nearest_other(vectors: np.ndarray, k: int, batch: int = 4096) -> np.ndarray:
-    """For each row, the indices [n, k] of its k most cosine-similar *other* rows (faiss, exact)."""
-    import faiss
-
-    v = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = faiss.IndexFlatIP(v.shape[1])
-    index.add(v)
-    k = min(k, len(v) - 1)
-    out = np.zeros((len(v), max(k, 0)), dtype=np.int64)
-    for s in range(0, len(v), batch):
-        _, idx = index.search(v[s:s + batch], k + 1)
-        for r, row in enumerate(idx):
-            row = [j for j in row if j != s + r][:k]   # drop self (also exact duplicates' self)
-            out[s + r] = row
-    return out
+def nearest_other(vectors: np.ndarray, k: int) -> np.ndarray:
+    """For each row, the indices [n, k] of its k most similar *other* rows (inner product, exact;
+    :func:`vec2vec.neighbors.knn_self`). k is capped at n - 1."""
+    k = min(k, len(vectors) - 1)
+    if k < 1:
+        return np.zeros((len(vectors), 0), dtype=np.int64)
+    return knn_self(np.asarray(vectors, dtype=np.float32), k)[1]
 
 
 def length_bucketed_batches(lengths: list[int], batch_size: int, rng: np.random.Generator,

@@ -29,11 +29,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vec2vec.validation import check_vectors, l2_normalize
-
-from .data import embed_texts
-from .polish import (DEFAULT_ROUNDS, DEFAULT_WORDS, WordVocabulary, residual, tokenizer_words,
-                     word_edits)
+from inversion.data import embed_texts, load_corpus_vectors
+from inversion.polish import (
+    DEFAULT_ROUNDS,
+    DEFAULT_WORDS,
+    WordVocabulary,
+    residual,
+    tokenizer_words,
+    word_edits,
+)
+from inversion.train import load_inverter
+from vec2vec.data.io import atomic_path, read_json, write_json
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.data.vectors import load_vectors
+from vec2vec.neighbors import knn
+from vec2vec.runtime import set_seed
 
 # Sampling temperature of the "sample" proposals. Measured with the shipped minilm inverter (10
 # steps, beam 4; token F1 differences paired per text, +- one standard error): in domain 0.7 beat
@@ -81,22 +91,19 @@ class _State:
 
 
 class RetrievalIndex:
-    """Nearest-neighbour texts from a public corpus (exact inner product on unit vectors, faiss)."""
+    """Nearest-neighbour texts from a public corpus (exact inner product on unit vectors,
+    :func:`vec2vec.neighbors.knn`)."""
 
     def __init__(self, texts: list[str], vectors: np.ndarray):
-        import faiss
-
         vectors = l2_normalize(check_vectors(vectors, "retrieval vectors"))
         if len(texts) != len(vectors):
             raise ValueError(f"retrieval: {len(texts)} texts but {len(vectors)} vectors")
         self.texts = list(texts)
         self.vectors = vectors
-        self.index = faiss.IndexFlatIP(vectors.shape[1])
-        self.index.add(np.ascontiguousarray(vectors))
 
     def search(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Scores and row indices [n, k] of the k nearest corpus rows of each query."""
-        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        return knn(np.asarray(queries, dtype=np.float32), self.vectors, k)
 
 
 def _score(states: list[_State], cands: list[list[str]], embedder, budget: int | None,
@@ -314,32 +321,33 @@ def default_weights_dir(embedder: str) -> Path:
     return Path(__file__).resolve().parent / "weights" / embedder
 
 
-def run_cli(cfg: dict) -> int:
-    """``vec2vec invert``: read vectors, invert, write one JSON line per vector (in order)."""
-    from vec2vec.io import atomic_path, load_npy, write_json
-    from vec2vec.runtime import set_seed
-
-    from .train import load_inverter
-
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
+def run_invert(cfg: dict) -> int:
+    """``vec2vec invert``: read vectors, invert, write one JSON line per vector (in order).
+    Every input is checked (file, dimension against the inverter's ``inverter.json``, output not
+    already there) before the language model loads."""
     set_seed(int(cfg["seed"]))
-    if not cfg.get("vectors"):
-        raise ValueError("vectors=PATH.npy is required (float32 [n, d] in the embedder's space)")
-    if not cfg.get("out"):
-        raise ValueError("out=PATH.jsonl is required")
+    if not cfg.get("input"):
+        raise ValueError("input=PATH.npy is required (float32 [n, d] in the embedder's space)")
+    if not cfg.get("output"):
+        raise ValueError("output=PATH.jsonl is required")
+    out = Path(cfg["output"])
+    if out.exists() and not cfg.get("overwrite"):
+        raise ValueError(f"output={out} exists; pass overwrite=true to replace it, or choose "
+                         "another output")
     temperature = check_temperature(cfg.get("temperature", DEFAULT_TEMPERATURE))
-    vecs = check_vectors(load_npy(cfg["vectors"]), f"vectors ({cfg['vectors']})")
+    vecs = load_vectors(cfg["input"])
     run_dir = Path(cfg["run_dir"]) if cfg.get("run_dir") else default_weights_dir(cfg["embedder"])
     if not (run_dir / "inverter.json").is_file():
         raise FileNotFoundError(f"{run_dir}: no inverter.json; no trained inverter for embedder "
                                 f"{cfg['embedder']!r} here (train one with `vec2vec invert-train`)")
+    meta = read_json(run_dir / "inverter.json")
+    if isinstance(meta, dict) and vecs.shape[1] != meta.get("emb_dim"):
+        raise ValueError(f"input={cfg['input']}: vectors have dim {vecs.shape[1]}, but the inverter "
+                         f"in {run_dir} expects {meta.get('emb_dim')} ({meta.get('embedder')}); "
+                         "pass embedder= / run_dir= of an inverter for these vectors")
     model = load_inverter(run_dir, embedder=cfg["embedder"])
-    if vecs.shape[1] != model.cfg.emb_dim:
-        raise ValueError(f"vectors ({cfg['vectors']}) have dim {vecs.shape[1]}, but the inverter "
-                         f"in {run_dir} expects {model.cfg.emb_dim} ({model.cfg.embedder})")
     retrieval = None
     if cfg.get("retrieval_corpus"):
-        from .data import load_corpus_vectors
 
         t, v = load_corpus_vectors(cfg["embedder"], cfg["retrieval_corpus"],
                                    cfg.get("retrieval_split", "a"), cfg.get("retrieval_limit"))
@@ -354,7 +362,6 @@ def run_cli(cfg: dict) -> int:
                  polish=int(cfg.get("polish", DEFAULT_ROUNDS)),
                  polish_words=int(cfg.get("polish_words", DEFAULT_WORDS)),
                  batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
-    out = Path(cfg["out"])
     with atomic_path(out) as tmp:
         with open(tmp, "w") as f:
             for i, r in enumerate(res):

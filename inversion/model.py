@@ -13,11 +13,13 @@ Seq2seq LMs get the context as encoder ``inputs_embeds`` and the text as decoder
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from inversion.backbone import load_backbone
 
 ROLES = ("e", "e_hat", "diff")
 
@@ -333,7 +335,6 @@ class Inverter(nn.Module):
 
 def build_inverter(cfg: InverterConfig, backbone=None) -> Inverter:
     """Load the backbone named in ``cfg`` (unless given) and wrap it into an :class:`Inverter`."""
-    from .backbone import load_backbone
 
     if backbone is None:
         backbone = load_backbone(cfg.backbone, dtype=cfg.dtype, num_layers=cfg.num_layers,

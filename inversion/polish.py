@@ -31,6 +31,11 @@ import warnings
 
 import numpy as np
 
+from inversion.data import embed_texts
+from vec2vec.data.cache import _embedder_id, _slug
+from vec2vec.data.embedders import cache_root
+from vec2vec.data.io import load_npy, read_json, save_npy, write_json
+
 # Defaults of invert(): rounds of edits, and nearest words tried per round. Measured on the shipped
 # minilm inverter's corrected texts (300 foldoc / 100 gcide held-out texts, the same texts polished
 # both ways): 6 words reach the token F1 of 12 (0.496 vs 0.496; 0.626 vs 0.622) with 56% of the
@@ -64,7 +69,6 @@ def tokenizer_words(tokenizer) -> list[str]:
 def embedder_key(embedder) -> str:
     """A stable id of ``embedder`` (a registry name, a path or an object with ``.id``)."""
     if isinstance(embedder, str):
-        from vec2vec.embed import _embedder_id
 
         return _embedder_id(embedder)
     return str(getattr(embedder, "id", type(embedder).__name__))
@@ -84,11 +88,7 @@ class WordVocabulary:
               progress: bool = False) -> "WordVocabulary":
         """Embed ``words`` with ``embedder`` (name or object), through an on-disk cache keyed by
         the embedder id and the word list; a cache that does not load cleanly is rebuilt."""
-        from vec2vec.embed import _slug
-        from vec2vec.embedders import cache_root
-        from vec2vec.io import load_npy, read_json, save_npy, write_json
 
-        from .data import embed_texts
 
         key = embedder_key(embedder)
         digest = hashlib.sha256(json.dumps([key, words]).encode()).hexdigest()[:16]

@@ -1,8 +1,8 @@
 """Training loop for the inverter (hypothesiser and corrector in one network).
 
 nanoGPT-style: one loop, AdamW with linear warm-up and cosine decay, held-out loss every
-``eval_every`` steps, atomic checkpoints every ``save_minutes`` minutes (and at the end), resume from
-``run_dir`` when a checkpoint is there. Each step is either a hypothesiser batch (context: e) or,
+``eval_every`` steps, atomic checkpoints every ``save_minutes`` minutes (and at the end), ``resume=true``
+continues ``run_dir`` from its checkpoint. Each step is either a hypothesiser batch (context: e) or,
 with probability ``corrector_frac``, a corrector batch (context: e, e_hat, e - e_hat, hypothesis).
 Several processes train data-parallel when launched by ``torchrun`` (``vec2vec/distributed.py``):
 
@@ -13,18 +13,19 @@ On this 2-core CPU that ran 25 texts/s against 21 for one process on two threads
 Run directory::
 
     config.json            full config + command line (written at start)
+    checkpoint/            the resumable state as one unit (vec2vec.training.write_checkpoint):
+                           weights, best weights, AdamW state, RNG, step and metadata
     inverter.json          architecture (InverterConfig) + training metadata of the saved weights
     inverter.safetensors   trainable weights of the latest checkpoint (fp32)
     best.safetensors       trainable weights with the lowest held-out loss so far
-    optim.safetensors      AdamW state + step counter (for resume)
     log.jsonl              one JSON line per log interval / eval
     curves.png             training and held-out losses, texts/s, lr (redrawn at each eval)
 """
 from __future__ import annotations
 
 import json
-import math
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,13 +33,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vec2vec import distributed
+from inversion.data import (
+    TextSet,
+    attach_hypotheses,
+    build_textset,
+    generate_hypotheses,
+    length_bucketed_batches,
+)
+from inversion.model import Inverter, InverterConfig, build_inverter
+from vec2vec import distributed, training
+from vec2vec.data.corpora import texts_hash
+from vec2vec.data.io import file_sha256, load_safetensors, read_json, save_safetensors, write_json
 from vec2vec.distributed import Dist, all_sum, shard
-from vec2vec.io import load_safetensors, read_json, save_safetensors, write_json
 from vec2vec.runtime import pick_device, set_seed
-
-from .data import TextSet, build_textset, length_bucketed_batches
-from .model import Inverter, InverterConfig, build_inverter
 
 ARCH_KEYS = tuple(InverterConfig().to_dict())
 
@@ -49,36 +56,46 @@ def arch_config(cfg: dict) -> InverterConfig:
 
 
 # ----- checkpoints ---------------------------------------------------------------------------------
+CKPT_FORMAT = "vec2vec-inverter-checkpoint"
+CKPT_VERSION = 1
+CHECKPOINT = "checkpoint"      # run_dir/checkpoint/: the resumable state, written as one unit
+
+
 def save_checkpoint(run_dir: Path, model: Inverter, opt, step: int, meta: dict,
-                    best: bool = False) -> None:
-    """Write weights, optimiser state and metadata atomically (each file replaced whole)."""
+                    best_state: dict) -> None:
+    """Write the training state as one directory (``run_dir/checkpoint``: weights, best weights,
+    optimiser, RNG, metadata; :func:`vec2vec.training.write_checkpoint`, atomic as a whole), then
+    export the loadable inverter beside it (``inverter.json``, ``inverter.safetensors``,
+    ``best.safetensors``; each file replaced atomically, and re-exported on resume)."""
     state = {k: v.detach().float() for k, v in model.trainable_state().items()}
-    save_safetensors(run_dir / "inverter.safetensors", state)
+    tensors = {f"model/{k}": v for k, v in state.items()}
+    tensors |= {f"best/{k}": v for k, v in best_state.items()}
+    opt_tensors, opt_meta = training.optimizer_tensors("opt", opt)
+    tensors |= opt_tensors | training.rng_tensors()
+    info = {**model.cfg.to_dict(), **meta, "step": step}
+    training.write_checkpoint(run_dir / CHECKPOINT, tensors,
+                              {"inverter": info, "optimizer": opt_meta}, CKPT_FORMAT, CKPT_VERSION)
+    export_checkpoint(run_dir)
+
+
+def export_checkpoint(run_dir: Path) -> None:
+    """The loadable inverter files of ``run_dir`` from its checkpoint directory."""
+    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION)
+    best = training.prefixed(tensors, "best")
+    save_safetensors(run_dir / "inverter.safetensors", training.prefixed(tensors, "model"))
     if best:
-        save_safetensors(run_dir / "best.safetensors", state)
-    names = {id(p): n for n, p in model.trainable_state().items()}
-    ost = {"step": torch.tensor(step)}
-    for group in opt.param_groups:
-        for p in group["params"]:
-            st = opt.state.get(p)
-            if st:
-                n = names[id(p)]
-                ost[f"{n}::exp_avg"] = st["exp_avg"]
-                ost[f"{n}::exp_avg_sq"] = st["exp_avg_sq"]
-                ost[f"{n}::step"] = torch.as_tensor(st["step"]).float().reshape(())
-    save_safetensors(run_dir / "optim.safetensors", ost)
-    write_json(run_dir / "inverter.json", {**model.cfg.to_dict(), **meta, "step": step})
+        save_safetensors(run_dir / "best.safetensors", best)
+    write_json(run_dir / "inverter.json", meta["inverter"])
 
 
-def load_optimizer(run_dir: Path, model: Inverter, opt) -> int:
-    """Restore AdamW state saved by :func:`save_checkpoint`; returns the step to resume from."""
-    ost = load_safetensors(run_dir / "optim.safetensors")
-    for n, p in model.trainable_state().items():
-        if f"{n}::exp_avg" in ost:
-            opt.state[p] = {"exp_avg": ost[f"{n}::exp_avg"].to(p.dtype),
-                            "exp_avg_sq": ost[f"{n}::exp_avg_sq"].to(p.dtype),
-                            "step": ost[f"{n}::step"].clone()}
-    return int(ost["step"])
+def load_checkpoint(run_dir: Path, model: Inverter, opt) -> tuple[int, dict, dict]:
+    """Restore weights, optimiser and RNG saved by :func:`save_checkpoint`; returns (the step to
+    resume from, the saved metadata, the best weights so far)."""
+    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION)
+    model.load_trainable_state(training.prefixed(tensors, "model"))
+    opt.load_state_dict(training.optimizer_state("opt", tensors, meta["optimizer"]))
+    training.set_rng(tensors)
+    return int(meta["inverter"]["step"]), meta["inverter"], training.prefixed(tensors, "best")
 
 
 def load_inverter(path: str | os.PathLike, weights: str = "best", embedder: str | None = None,
@@ -136,10 +153,7 @@ def own_hypotheses(prefix: Path, model: Inverter, ts: TextSet, arch: InverterCon
 
     The cache is used when its texts and settings match, and, in a fresh run, when it was made
     by the same init weights (``init_file``'s sha256); a resumed run keeps its own cache."""
-    from vec2vec.corpora import texts_hash
-    from vec2vec.io import file_sha256
 
-    from .data import attach_hypotheses, generate_hypotheses
 
     sampled = int(cfg.get("own_hyp_sampled") or 0)
     key = {"texts_sha256": texts_hash(ts.texts), "sampled": sampled, "embedder": arch.embedder}
@@ -160,14 +174,6 @@ def own_hypotheses(prefix: Path, model: Inverter, ts: TextSet, arch: InverterCon
 
 
 # ----- the loop ------------------------------------------------------------------------------------
-def lr_at(step: int, cfg: dict) -> float:
-    """Linear warm-up then cosine decay to 10% of ``lr`` at ``max_steps``."""
-    if step < cfg["warmup"]:
-        return cfg["lr"] * (step + 1) / cfg["warmup"]
-    frac = min(1.0, (step - cfg["warmup"]) / max(1, cfg["max_steps"] - cfg["warmup"]))
-    return cfg["lr"] * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-
-
 def corrector_plan(ts: TextSet, rng: np.random.Generator, own_frac: float = 0.0
                    ) -> tuple[np.ndarray, np.ndarray]:
     """The hypothesis every row of ``ts`` is paired with in corrector steps (one draw per epoch).
@@ -256,6 +262,26 @@ def heldout_loss(model: Inverter, ts: TextSet, batch_size: int, device: str,
     return tot / max(n, 1)
 
 
+def check_run_dir(run_dir: Path, arch: InverterConfig, resume: bool, overwrite: bool) -> bool:
+    """Whether to resume ``run_dir``: ``resume=true`` continues its checkpoint (same architecture,
+    else refused); an existing run is otherwise refused unless ``overwrite=true`` (then cleared)."""
+    has_ckpt = training.has_checkpoint(run_dir / CHECKPOINT)
+    if resume and has_ckpt:
+        diff = arch_diff(run_dir, arch)
+        if diff:
+            raise ValueError(f"run_dir={run_dir}: cannot resume, architecture differs from the "
+                             f"saved checkpoint: {diff}; use a new run_dir")
+        return True
+    if (run_dir / "inverter.json").is_file() or has_ckpt:
+        if not overwrite:
+            hint = ("resume=true continues it, " if has_ckpt else
+                    "it has no resumable checkpoint (an exported or older inverter); ")
+            raise ValueError(f"run_dir={run_dir} already holds an inverter run; {hint}"
+                             "overwrite=true replaces it, or choose another run_dir")
+        shutil.rmtree(run_dir)
+    return False
+
+
 def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None = None,
           backbone=None) -> Path:
     """Train (or resume) an inverter in ``cfg["run_dir"]``; returns the run directory.
@@ -267,18 +293,12 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     by rank 0.
     """
     run_dir = Path(cfg["run_dir"])
+    arch = arch_config(cfg)
+    resume = check_run_dir(run_dir, arch, bool(cfg.get("resume")), bool(cfg.get("overwrite")))
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(int(cfg.get("threads") or torch.get_num_threads()))
     set_seed(int(cfg["seed"]))
     job = distributed.setup(pick_device(cfg.get("device", "auto")))
     device = job.device
-    arch = arch_config(cfg)
-    resume = (run_dir / "optim.safetensors").is_file() and cfg.get("resume", True)
-    if resume:
-        diff = arch_diff(run_dir, arch)
-        if diff:
-            raise ValueError(f"{run_dir}: cannot resume, architecture differs from the saved "
-                             f"checkpoint: {diff}; use a new run_dir")
     if job.main:
         write_json(run_dir / "config.json", {**cfg, "argv": sys.argv, "world_size": job.world})
 
@@ -290,21 +310,20 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     tok = model.tokenizer
     if train_set is None:
         train_set = build_textset(tok, cfg["sources"], arch.embedder, arch.max_tokens,
-                                  seed=int(cfg.get("corpus_seed", 0)))
+                                  seed=int(cfg.get("split_seed", 0)))
     if val_set is None:
         val_set = build_textset(tok, cfg["val_sources"], arch.embedder, arch.max_tokens,
-                                seed=int(cfg.get("corpus_seed", 0)))
+                                seed=int(cfg.get("split_seed", 0)))
     if train_set.vectors.shape[1] != arch.emb_dim:
         raise ValueError(f"training vectors have dim {train_set.vectors.shape[1]}, config "
                          f"emb_dim={arch.emb_dim}")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0.0),
                             betas=(0.9, 0.99))
-    step, best = 0, float("inf")
+    step, best, best_state = 0, float("inf"), {}
     if resume:
-        model.load_trainable_state(load_safetensors(run_dir / "inverter.safetensors"))
-        step = load_optimizer(run_dir, model, opt)
-        best = float(read_json(run_dir / "inverter.json").get("best_val_loss", float("inf")))
+        step, saved, best_state = load_checkpoint(run_dir, model, opt)
+        best = float(saved.get("best_val_loss", float("inf")))
     init_file = init_weights(model, cfg["init_from"], arch) \
         if cfg.get("init_from") and not resume else None
     own_frac = float(cfg.get("own_hyp_frac") or 0.0)
@@ -350,7 +369,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
         rows = batches[b_idx % len(batches)]
         batch = make_batch(train_set, shard(job, rows), plan, device)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = training.lr_at(step, cfg["lr"], cfg["warmup"], max_steps)
         loss = net(**batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, cfg.get("grad_clip", 1.0))
@@ -364,7 +383,8 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
                         tps=f"{rate:.1f}")
         if log and step % cfg.get("log_every", 10) == 0:
             log.write(json.dumps({"step": step, "loss": loss.item(), "corrector": corrector,
-                                  "texts_per_s": rate, "lr": lr_at(step, cfg),
+                                  "texts_per_s": rate,
+                                  "lr": training.lr_at(step, cfg["lr"], cfg["warmup"], max_steps),
                                   "time": time.time()}) + "\n")
             log.flush()
         is_eval = step % cfg["eval_every"] == 0 or step == max_steps
@@ -376,7 +396,9 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
             vl = heldout_loss(model, val_set, bs, device, job=job)
             vc = heldout_loss(model, val_set, bs, device, corrector=True, own_frac=own_frac,
                               job=job)
-            improved = vl < best
+            if vl < best:
+                best_state = {k: v.detach().float().clone()
+                              for k, v in model.trainable_state().items()}
             best = min(best, vl)
             meta["best_val_loss"] = best
             if job.main:
@@ -385,7 +407,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
                 log.flush()
                 print(f"\n[invert-train] step {step}: held-out loss {vl:.3f} (corrector "
                       f"{vc:.3f}), {rate:.1f} texts/s", flush=True)
-                save_checkpoint(run_dir, model, opt, step, meta, best=improved)
+                save_checkpoint(run_dir, model, opt, step, meta, best_state)
                 try:
                     plot_log(run_dir)
                 except Exception as exc:  # a figure is not worth a training run
@@ -393,7 +415,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
             last_save = time.time()
         elif save_due:
             if job.main:
-                save_checkpoint(run_dir, model, opt, step, meta)
+                save_checkpoint(run_dir, model, opt, step, meta, best_state)
             last_save = time.time()
         if out_of_time:
             say(f"[invert-train] max_minutes={cfg['max_minutes']} reached at step {step}",
@@ -402,7 +424,7 @@ def train(cfg: dict, train_set: TextSet | None = None, val_set: TextSet | None =
     bar.close()
     if job.main:
         log.close()
-        save_checkpoint(run_dir, model, opt, step, meta)
+        save_checkpoint(run_dir, model, opt, step, meta, best_state)
     distributed.barrier(job)        # no rank leaves before the last checkpoint is written
     distributed.teardown(job)
     return run_dir
@@ -412,7 +434,6 @@ def plot_log(run_dir: str | os.PathLike) -> Path:
     """Draw ``run_dir/log.jsonl`` (every run segment, resumes included) into ``run_dir/curves.png``:
     training loss of hypothesiser and corrector steps, held-out losses, texts/s and learning rate
     against the step."""
-    from vec2vec.train import plot_curves
 
     # keyed by (kind, step): a run resumed from an earlier checkpoint logs some steps twice, and
     # the later record (the one the weights continue from) wins
@@ -428,7 +449,7 @@ def plot_log(run_dir: str | os.PathLike) -> Path:
                                             "lr": rec["lr"], "texts_per_s": rec["texts_per_s"]}
     history = sorted(points.values(), key=lambda h: h["step"])
     out = Path(run_dir) / "curves.png"
-    plot_curves(history, out)
+    training.plot_curves(history, out)
     return out
 
 

@@ -2,7 +2,6 @@
 must hold, null calibration, input errors, the CLI, and real embeddings."""
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -12,6 +11,9 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import spearmanr
 
 from vec2vec import align as A
+from vec2vec.cli import main
+from vec2vec.config import load
+from vec2vec.neighbors import certified as C
 
 N = 1500  # dense references build n x n matrices: keep n <= 2000
 
@@ -236,7 +238,7 @@ def test_knn_excludes_self_even_with_duplicates():
     X = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
     X[1] = X[0]
     X[2] = X[0]
-    idx, sim = A.knn(X, k=3)
+    idx, sim = A.certified_knn(X, k=3)
     assert all(i not in row for i, row in enumerate(idx))
     assert set(idx[0][:2]) == {1, 2} and sim[0][0] == pytest.approx(1.0)
     assert np.all(np.diff(sim, axis=1) <= 1e-6)  # most similar first
@@ -248,12 +250,12 @@ def test_knn_excludes_self_even_with_duplicates():
 
 def assert_same_knn(X, k, **kw):
     stats = {}
-    got_i, got_s = A.knn(X, k=k, stats=stats, **kw)
-    want_i, want_s = A.knn(X, k=k, method="exact")
+    got_i, got_s = A.certified_knn(X, k=k, stats=stats, **kw)
+    want_i, want_s = A.certified_knn(X, k=k, method="exact")
     np.testing.assert_array_equal(got_i, want_i)
     np.testing.assert_allclose(got_s, want_s, rtol=0, atol=1e-7)
     # and the reference itself against a dense float64 argsort (ties by lower index)
-    U = A._unit_rows(X).astype(np.float64)
+    U = C._unit_rows(X).astype(np.float64)
     S = U @ U.T
     np.fill_diagonal(S, -np.inf)
     np.testing.assert_array_equal(want_i, np.argsort(-S, axis=1, kind="stable")[:, :k])
@@ -295,7 +297,7 @@ def test_certified_knn_falls_back_on_near_ties():
 
 def test_certified_knn_uses_exact_path_if_error_model_fails(monkeypatch):
     X = np.random.default_rng(5).standard_normal((300, 16)).astype(np.float32)
-    monkeypatch.setattr(A._Bf16, "error_model_holds", lambda self, U: False)
+    monkeypatch.setattr(C._Bf16, "error_model_holds", lambda self, U: False)
     with pytest.warns(UserWarning, match="bf16"):
         stats = assert_same_knn(X, 5)
     assert stats["exact_rows"] == 300 and stats["self_check"] == "failed"
@@ -307,8 +309,8 @@ def test_bf16_error_bound_holds_and_is_tight(shift):
     data whose cosines are all ~0.5 or more, where the offset c is far from 0), and are as small
     as documented (~2 * 2^-9 from the rounded inputs + 2^-7 |a| from the rounded output)."""
     X = np.random.default_rng(6).standard_normal((1000, 384)).astype(np.float32) + shift
-    U = A._unit_rows(X)
-    B = A._Bf16.of(U, 30, 4096)
+    U = C._unit_rows(X)
+    B = C._Bf16.of(U, 30, 4096)
     a = (B.left[:1000] @ B.right[:1000].T).double().numpy()
     s = U.astype(np.float64) @ U.T.astype(np.float64)
     rows = np.arange(1000)[:, None]
@@ -423,15 +425,15 @@ def test_alignment_matrix_and_plots(pair, tmp_path):
 
 
 def test_cli_help_and_bad_overrides(capsys):
-    assert A.cli(["--help"]) == 0
+    assert main(["align", "--help"]) == 0
     out = capsys.readouterr().out
     assert "embedders" in out and "n_perm" in out
-    with pytest.raises(ValueError, match="unknown alignment metric"):
-        A.cli(["metrics=[nonsense]"])
-    with pytest.raises(ValueError, match="bogus"):
-        A.cli(["bogus=1"])
-    cfg = A._compose(["embedders=[minilm,glove-50]", "corpus=fortunes"])
-    assert list(cfg.embedder_names) == ["minilm", "glove-50"] and cfg.corpus == "fortunes"
+    assert main(["align", "metrics=[nonsense]"]) == 1
+    assert "unknown alignment metric" in capsys.readouterr().err
+    assert main(["align", "bogus=1"]) == 1
+    assert "bogus" in capsys.readouterr().err
+    cfg = load("align", ["embedders=[minilm,glove-50]", "corpus=fortunes"])
+    assert cfg["embedder_names"] == ["minilm", "glove-50"] and cfg["corpus"] == "fortunes"
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,7 +441,7 @@ def test_cli_help_and_bad_overrides(capsys):
 # --------------------------------------------------------------------------------------------
 
 def test_real_embedders_are_aligned_beyond_chance(tmp_path):
-    embed = pytest.importorskip("vec2vec.embed").embed
+    from vec2vec.data.cache import embed
     n = 500
     a = embed("minilm", "gcide-definitions", split="eval", limit=n, seed=0)
     b = embed("minilm-l3", "gcide-definitions", split="eval", limit=n, seed=0)

@@ -14,22 +14,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vec2vec.audit import (DEFAULT_LABELS, infer_attributes, load_labels, load_leaked, load_truth,
-                           run, simulate_leak)
-from vec2vec.config import compose, to_dict
-from vec2vec.defend import Defence, recall_at_k
-from vec2vec.io import save_npy
+from vec2vec.audit.defend import Defence, recall_at_k
+from vec2vec.audit.pipeline import (
+    DEFAULT_LABELS,
+    infer_attributes,
+    load_labels,
+    load_leaked,
+    load_truth,
+    run,
+    simulate_leak,
+)
+from vec2vec.config import load
+from vec2vec.data.embedders import get_embedder
+from vec2vec.data.io import save_npy
 
 N_LEAK, N_PUBLIC = 2000, 2000
 
 
 def audit_cfg(leak_dir: Path, out: Path, **over) -> dict:
-    cfg = to_dict(compose("audit", [f"leaked={leak_dir / 'leaked.npy'}",
-                                    f"truth={leak_dir / 'truth.jsonl'}", f"out={out}",
-                                    f"public_n={N_PUBLIC}", "min_leaked=1000",
-                                    "methods=[mini-vec2vec]", "invert_n=48", "invert_chunk=16",
-                                    "invert_batch=16", "ceiling_invert_n=16", "progress=false",
-                                    "threads=2", "identify=[minilm,minilm-l3]"]))
+    cfg = load("audit", [f"input={leak_dir / 'leaked.npy'}",
+                         f"truth={leak_dir / 'truth.jsonl'}", f"out_dir={out}",
+                         f"public_n={N_PUBLIC}", "min_leaked=1000",
+                         "methods=[mini-vec2vec]", "invert_n=48", "invert_chunk=16",
+                         "invert_batch=16", "ceiling_invert_n=16", "progress=false",
+                         "threads=2", "identify=[minilm,minilm-l3]"])
     return cfg | over
 
 
@@ -52,7 +60,7 @@ def audited(leak, tmp_path_factory):
 
 def test_audit_report_contents(audited):
     cfg, rep = audited
-    out = Path(cfg["out"])
+    out = Path(cfg["out_dir"])
     saved = json.loads((out / "report.json").read_text())
     assert saved["items"] == json.loads(json.dumps(rep["items"]))
     assert len(rep["items"]) == N_LEAK
@@ -61,7 +69,13 @@ def test_audit_report_contents(audited):
     for it in rep["items"]:
         assert it["attribute"] in labels
     inverted = [it for it in rep["items"] if it["text"] is not None]
-    assert len(inverted) == 48 and all(-1 <= it["cosine"] <= 1 for it in inverted)
+    assert len(inverted) == 48
+    # each reported cosine is that of the inverted text, re-embedded by the known embedder, to
+    # the translated vector it was inverted from
+    translated = np.load(out / "translated.npy")[:48]
+    again = get_embedder("minilm").encode([it["text"] for it in inverted])
+    cos = np.sum(again * translated, 1) / np.linalg.norm(again, axis=1) / np.linalg.norm(translated, axis=1)
+    np.testing.assert_allclose([it["cosine"] for it in inverted], cos, atol=2e-3)
     assert rep["selection"]["chosen"] == "mini-vec2vec"
     # the rotated leak matches neither candidate, so it was translated without pairs
     ident = rep["selection"]["identification"]
@@ -84,7 +98,7 @@ def test_audit_resumes_after_a_kill(audited):
     """A killed audit (report not written, last inversion chunk lost) resumes: the fitted
     translator and finished chunks are reused, the missing chunk is recomputed, same items."""
     cfg, rep = audited
-    out = Path(cfg["out"])
+    out = Path(cfg["out_dir"])
     done = out / "translators" / "mini-vec2vec" / "seeds" / "0" / "done.json"
     stamp = done.stat().st_mtime_ns
     chunks = sorted((out / "inversion" / "translated").glob("*.json"))
@@ -106,8 +120,8 @@ def test_audit_resumes_after_a_kill(audited):
 def test_out_dir_written_before_the_temperature_key(tmp_path):
     """An audit directory from before ``invert_temperature`` existed resumes when the temperature
     cannot change its results (beam 1: greedy) or equals what it used (1.0); otherwise refused."""
-    from vec2vec.audit import RESULT_KEYS, check_out_dir
-    from vec2vec.io import file_sha256, read_json, write_json
+    from vec2vec.audit.pipeline import RESULT_KEYS, check_out_dir
+    from vec2vec.data.io import file_sha256, read_json, write_json
 
     leaked = tmp_path / "leaked.npy"
     np.save(leaked, np.ones((3, 4), np.float32))
@@ -139,7 +153,7 @@ def _chromium() -> str | None:
                     "installs it when run as root)")
 def test_report_renders_in_headless_chromium(audited, tmp_path):
     cfg, rep = audited
-    page = (Path(cfg["out"]) / "report.html").resolve()
+    page = (Path(cfg["out_dir"]) / "report.html").resolve()
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}"]
@@ -192,8 +206,8 @@ def test_audit_identifies_a_leak_from_an_embedder_it_can_run(tmp_path):
 def test_identify_statistics():
     """Real vectors: minilm's held-out vectors match minilm's public ones, not minilm-l3's nor a
     rotated copy; dimensions and the candidate list are checked."""
-    from vec2vec.embed import embed
-    from vec2vec.identify import candidate_names, identify, match_stats
+    from vec2vec.audit.identify import candidate_names, identify, match_stats
+    from vec2vec.data.cache import embed
 
     leak = embed("minilm", "wordnet-definitions", "eval", limit=1000, progress=False)
     pub = {m: embed(m, "wordnet-definitions", "a", limit=2000, progress=False)
@@ -225,28 +239,28 @@ def test_identify_cli(tmp_path, capsys):
     import faiss
 
     from vec2vec.cli import main
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
 
     x = embed("minilm-l3", "wordnet-definitions", "eval", limit=1000, progress=False)
     index = faiss.IndexFlatIP(384)
     index.add(x)
     faiss.write_index(index, str(tmp_path / "leak.faiss"))
     out = tmp_path / "identify.json"
-    assert main(["identify", f"leaked={tmp_path / 'leak.faiss'}", "public_n=2000",
-                 "candidates=[minilm,minilm-l3,mpnet]", f"out={out}"]) == 0
+    assert main(["identify", f"input={tmp_path / 'leak.faiss'}", "public_n=2000",
+                 "candidates=[minilm,minilm-l3,mpnet]", f"output={out}"]) == 0
     text = capsys.readouterr().out
     assert "minilm-l3" in text and "<- identified" in text
     res = json.loads(out.read_text())
     assert res["identified"] == "minilm-l3" and not res["candidates"]["minilm"]["match"]
     assert "dimension 768" in res["candidates"]["mpnet"]["note"]   # listed, but not embedded
     save_npy(tmp_path / "odd.npy", np.ones((10, 7), np.float32))
-    assert main(["identify", f"leaked={tmp_path / 'odd.npy'}"]) == 1
+    assert main(["identify", f"input={tmp_path / 'odd.npy'}"]) == 1
     assert "no candidate embedder of dimension 7" in capsys.readouterr().err
 
 
 # ----- bad input ---------------------------------------------------------------------------------
 def test_bad_leaked_inputs(tmp_path, monkeypatch):
-    faiss = pytest.importorskip("faiss")
+    import faiss  # a dependency of the package: missing is an error, not a skip
     x = np.random.default_rng(0).standard_normal((300, 16)).astype(np.float32)
     with pytest.raises(ValueError, match="need at least 1000"):
         save_npy(tmp_path / "few.npy", x)
@@ -275,13 +289,13 @@ def test_bad_leaked_inputs(tmp_path, monkeypatch):
         load_leaked(tmp_path / "cube.npy", 10)
     # a large index is memory-mapped (IO_FLAG_MMAP_IFC; "large" lowered to 0 bytes here) and read
     # back exactly; the mapping is visible in /proc/self/maps while the index is alive
-    from vec2vec import translate
+    from vec2vec.data import vectors
     flat = faiss.IndexFlatIP(16)
     flat.add(x)
     faiss.write_index(flat, str(tmp_path / "flat.faiss"))
-    monkeypatch.setattr(translate, "MMAP_MIN_BYTES", 0)
+    monkeypatch.setattr(vectors, "MMAP_MIN_BYTES", 0)
     np.testing.assert_array_equal(load_leaked(tmp_path / "flat.faiss", 10), x)
-    index = translate.read_faiss_index(tmp_path / "flat.faiss")
+    index = vectors.read_faiss_index(tmp_path / "flat.faiss")
     if Path("/proc/self/maps").is_file():
         assert str(tmp_path / "flat.faiss") in Path("/proc/self/maps").read_text()
     del index

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from vec2vec import corpora
-from vec2vec.corpora import get_split, load_corpus, split_sizes
+from vec2vec.data import corpora
+from vec2vec.data.corpora import get_split, load_corpus, split_sizes
 
 
 def test_gcide_loads_clean_unique_texts():

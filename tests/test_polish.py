@@ -32,8 +32,8 @@ def test_word_edits_delete_insert_replace():
 
 
 def test_tokenizer_words_for_bpe_and_wordpiece():
-    from tests.test_inversion import minilm_tokenizer
     from inversion.backbone import load_backbone
+    from tests.test_inversion import minilm_tokenizer
 
     wp = tokenizer_words(minilm_tokenizer())                 # BERT WordPiece: 'word', '##piece'
     bpe = tokenizer_words(load_backbone().tokenizer)          # SmolLM2 byte-level BPE: 'Ġword'

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from vec2vec.embed import embed
+from vec2vec.data.cache import embed
+from vec2vec.data.validation import l2_normalize
 from vec2vec.evaluate import cosine_metrics, retrieval_metrics
-from vec2vec.shrink import apply_shrinkage, fit_shrinkage
 from vec2vec.translators import Translator, get_translator
-from vec2vec.validation import l2_normalize
+from vec2vec.translators.shrink import apply_shrinkage, fit_shrinkage
 
 N_FIT, N_PAIRS, N_TEST = 5000, 1024, 1024
 
@@ -68,7 +68,7 @@ def test_config_key_fits_it_and_save_load_keeps_it(data, tmp_path):
 
 
 def test_bad_shrinkage_inputs_and_checkpoints(data, tmp_path):
-    from vec2vec.io import load_safetensors, save_safetensors
+    from vec2vec.data.io import load_safetensors, save_safetensors
 
     xa, xb, ea, eb = data
     with pytest.raises(ValueError, match="k must be"):

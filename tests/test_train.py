@@ -7,18 +7,16 @@ these tests are about the machinery, the rotation control in test_gan.py about q
 """
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vec2vec.embed import embed
-from vec2vec.train import check_batch, load_checkpoint, save_checkpoint, train_gan
-from vec2vec.translate import translate_file
+from vec2vec.commands.translate import translate_file
+from vec2vec.data.cache import embed
 from vec2vec.translators.gan import GANTranslator
+from vec2vec.translators.gan.loop import check_batch, load_checkpoint, save_checkpoint, train_gan
 
 TINY = dict(warm_start=None, width=48, backbone_depth=1, in_depth=1, steps=30, batch_size=64,
             pseudo_pool=256, pseudo_refresh=10, w_gan=1.0, w_latent_gan=1.0, w_cycle_vsp=1.0,
@@ -200,7 +198,9 @@ def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
     assert cfg["method"] == "vec2vec" and cfg["seeds"] == [0, 1] and cfg["n_a"] == 600
     assert cfg["method_config"]["width"] == 32
     sel = json.loads((run / "selection.json").read_text())
-    assert sel["chosen_seed"] in (0, 1) and set(sel["per_seed"]) == {"0", "1"}
+    assert set(sel["per_seed"]) == {"0", "1"}
+    # the kept seed is the arg-max of the pair-free selection scores
+    assert sel["chosen_seed"] == max((0, 1), key=lambda s: sel["per_seed"][str(s)]["score"])
     assert (run / "seeds/1/checkpoint/state.safetensors").is_file()
     assert (run / "seeds/0/curves.png").is_file()
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"   # both seeds overlaid
@@ -235,12 +235,11 @@ DDP_ARGS = ["method=vec2vec", "source=minilm", "target=glove-50", "n_a=600", "n_
 
 def _ddp_train_worker(rank: int, world: int, port: int, run_dir: str) -> None:
     """One process of a 2-process CPU job, as torchrun starts it: `vec2vec train` (train.run)."""
-    from vec2vec.config import compose, to_dict
-    from vec2vec.train import run
-
     import torch.distributed as dist
 
     from vec2vec import distributed
+    from vec2vec.config import compose, to_dict
+    from vec2vec.train import run
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
@@ -260,21 +259,22 @@ def _ddp_kill_and_resume(rank: int, run_dir: str) -> None:
     job started again with resume=true continues from rank 0's checkpoint."""
     from vec2vec import train
     from vec2vec.config import compose, to_dict
+    from vec2vec.translators import gan
 
-    whole = train.train_gan
+    whole = gan.train_gan
 
     def killed(*args, **kw):
         whole(*args, **{**kw, "stop_after": 6})
         raise KeyboardInterrupt("simulated kill at step 6")
 
-    train.train_gan = killed
+    gan.train_gan = killed
     try:
         train.run(to_dict(compose("train", DDP_ARGS + [f"run_dir={run_dir}"])))
         raise AssertionError("the simulated kill did not happen")
     except KeyboardInterrupt:
         pass
     finally:
-        train.train_gan = whole
+        gan.train_gan = whole
     seed_dir = Path(run_dir) / "seeds" / "0"
     ckpt = json.loads((seed_dir / "checkpoint/state.json").read_text())
     assert ckpt["step"] == 4 and not (seed_dir / "translator").exists(), rank
@@ -296,7 +296,7 @@ def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
 
     from vec2vec import rundir
     from vec2vec.config import compose, to_dict
-    from vec2vec.io import load_safetensors
+    from vec2vec.data.io import load_safetensors
     from vec2vec.train import run
 
     with socket.socket() as sock:

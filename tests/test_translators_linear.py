@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pytest
 
+from vec2vec.data.validation import l2_normalize
 from vec2vec.evaluate import retrieval_metrics
+from vec2vec.neighbors import mutual_nn_pairs
 from vec2vec.translators import Translator, get_translator
-from vec2vec.translators.linear import center_normalize, mutual_nn_pairs, procrustes
+from vec2vec.translators.linear import center_normalize, procrustes
 from vec2vec.translators.minivec2vec import map_agreement, match_clusters, two_opt
-from vec2vec.validation import l2_normalize
 
 N_FIT, N_EVAL = 2000, 1024
 
@@ -18,7 +19,7 @@ N_FIT, N_EVAL = 2000, 1024
 def rotated():
     """Real minilm vectors of disjoint gcide texts (a, b) and paired eval texts; space b is a
     random orthogonal rotation of minilm, so the true a->b map is known exactly."""
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
 
     xa = embed("minilm", "gcide-definitions", "a", limit=N_FIT, seed=0, progress=False)
     xb = embed("minilm", "gcide-definitions", "b", limit=N_FIT, seed=0, progress=False)
@@ -68,7 +69,7 @@ def test_starts_stop_once_two_agree(rotated, fitted_default):
 def test_identity_start_wins_for_embedders_that_share_axes():
     """minilm-l3 shares much of minilm's coordinates (identity alone: top-1 ~0.85): the identity
     start, scored without pairs like the anchor starts, is chosen and refined past it."""
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
 
     # 5,000 a side: with 2,000 the refinement does not get past the identity (0.84 vs 0.84)
     xa = embed("minilm", "gcide-definitions", "a", limit=5000, progress=False)
@@ -255,7 +256,7 @@ def test_pivot_composes_two_legs_through_a_third_space(rotated):
     texts), b = minilm under rotation q (the fixture's). Each leg recovers its rotation and the
     composed, refined map recovers q (a wrong product order or transpose would be at chance)."""
     xa, xb, ea, eb = rotated
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
 
     q1, _ = np.linalg.qr(np.random.default_rng(5).standard_normal((384, 384)))
     xp = embed("minilm", "gcide-definitions", "a", limit=2 * N_FIT, progress=False)[N_FIT:]
@@ -281,7 +282,7 @@ def test_train_pivot_takes_pivot_texts_after_n_a(tmp_path):
     (texts disjoint from both sides); the run saves a translator that loads and translates."""
     from vec2vec import rundir
     from vec2vec.config import compose, to_dict
-    from vec2vec.embed import embed
+    from vec2vec.data.cache import embed
     from vec2vec.train import run
     from vec2vec.translators.pivot import load_pivot_vectors
 

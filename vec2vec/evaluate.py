@@ -19,13 +19,16 @@ predicted by a map fitted on the other folds), so they never see the rows they a
 from __future__ import annotations
 
 import logging
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .validation import check_paired, check_vectors, l2_normalize
+from vec2vec import rundir
+from vec2vec.data.cache import embed
+from vec2vec.data.io import read_json, write_json
+from vec2vec.data.validation import check_paired, check_vectors, l2_normalize
+from vec2vec.selection import CRITERION, unsupervised_score
+from vec2vec.translators import get_translator
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +143,6 @@ def oracle_predictions(method: str, x: np.ndarray, y: np.ndarray, direction: str
                        folds: int = 2, seed: int = 0) -> np.ndarray:
     """Out-of-fold predictions of a paired oracle: each fold is predicted by a map fitted on the
     other folds. x, y: paired [n, d_x], [n, d_y]; returns translations of x (ab) or y (ba)."""
-    from .translators import get_translator
 
     check_paired(x, y, ("source eval", "target eval"))
     n = len(x)
@@ -179,17 +181,23 @@ def format_table(results: list[dict]) -> str:
 
 def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed: int = 0,
                  baselines: bool = True, all_seeds: bool = True, oracle_folds: int = 2,
-                 hungarian_max_pool: int = 8192) -> dict:
-    """Score the run's translator(s) and baselines on the paired eval split; write DIR/eval.json."""
-    from . import rundir
-    from .embed import embed
-    from .io import read_json, write_json
-    from .selection import CRITERION, unsupervised_score
+                 hungarian_max_pool: int = 8192, eval_rows: str = "test") -> dict:
+    """Score the run's translator(s) and baselines on the paired eval split; write DIR/eval.json.
 
+    ``eval_rows``: ``test`` = the first ``n_eval`` rows of split eval (the headline figures);
+    ``dev`` = the rows of split eval after them (tune defaults there, not on test)."""
+    if eval_rows not in ("test", "dev"):
+        raise ValueError(f"eval_rows={eval_rows!r}: use test (headline rows) or dev (tuning rows)")
     cfg = rundir.read_config(run_dir)
-    src, tgt, corpus, dseed = cfg["source"], cfg["target"], cfg["corpus"], int(cfg["data_seed"])
-    ea = embed(src, corpus, "eval", limit=n_eval, seed=dseed)
-    eb = embed(tgt, corpus, "eval", limit=n_eval, seed=dseed)
+    src, tgt, corpus, dseed = cfg["source"], cfg["target"], cfg["corpus"], int(cfg["split_seed"])
+    limit = n_eval if eval_rows == "test" else None
+    ea = embed(src, corpus, "eval", limit=limit, seed=dseed)
+    eb = embed(tgt, corpus, "eval", limit=limit, seed=dseed)
+    if eval_rows == "dev":
+        ea, eb = ea[n_eval:], eb[n_eval:]
+        if len(ea) < 2:
+            raise ValueError(f"eval_rows=dev: split eval of {corpus} has no rows after the first "
+                             f"n_eval={n_eval} (the test rows); lower n_eval")
     check_paired(ea, eb, (f"{src} eval", f"{tgt} eval"))
     # target-space means for centred cosine: each space's own unpaired training split
     xa = embed(src, corpus, "a", limit=int(cfg["n_a"]), seed=dseed)
@@ -223,46 +231,6 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
                 results += score(oracle_predictions(m, ea, eb, d, oracle_folds, pool_seed), d, m,
                                  oracle_fit_pairs=len(ea) * (oracle_folds - 1) // oracle_folds)
     out = {"source": src, "target": tgt, "method": cfg["method"], "corpus": corpus,
-           "n_eval": len(ea), "selection": selection, "results": results}
+           "n_eval": len(ea), "eval_rows": eval_rows, "selection": selection, "results": results}
     write_json(rundir.eval_path(run_dir), out)
     return out
-
-
-HELP = """vec2vec evaluate run_dir=DIR [key=value ...]
-Scores a `vec2vec train` run on the paired eval split (both directions) and writes DIR/eval.json.
-  run_dir            training run directory (holds config.json and translator/)  [required]
-  n_eval             paired eval rows (embedded by both models; cached)           [8192]
-  pools              candidate pool sizes for retrieval/Hungarian metrics         [[1024, 8192]]
-  pool_seed          seed of the shuffle that forms the pools (and oracle folds)  [0]
-  baselines          also score identity (equal dims) and the paired oracles      [true]
-  all_seeds          also score every seed's translator of a multi-seed run       [true]
-  oracle_folds       k-fold for out-of-fold oracle predictions                    [2]
-  hungarian_max_pool largest pool on which the O(pool^3) Hungarian is computed    [8192]
-"""
-
-
-def cli(overrides: list[str]) -> int:
-    """``vec2vec evaluate run_dir=DIR [n_eval=8192 pools=[1024,8192] ...]``: score the run's chosen
-    translator (and each seed's) in both directions on the paired eval split, beside identity and
-    the out-of-fold Procrustes / least-squares oracles; write DIR/eval.json; print a table."""
-    if any(o in ("-h", "--help", "help") for o in overrides):
-        print(HELP)
-        return 0
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
-
-    with initialize_config_module("vec2vec.conf", version_base=None):
-        cfg = OmegaConf.to_container(compose("evaluate", overrides), resolve=True)
-    if not cfg.get("run_dir"):
-        print("error: run_dir=DIR is required\n" + HELP, file=sys.stderr)
-        return 2
-    t0 = time.time()
-    out = evaluate_run(cfg["run_dir"], n_eval=int(cfg["n_eval"]), pools=tuple(cfg["pools"]),
-                       pool_seed=int(cfg["pool_seed"]), baselines=bool(cfg["baselines"]),
-                       all_seeds=bool(cfg["all_seeds"]), oracle_folds=int(cfg["oracle_folds"]),
-                       hungarian_max_pool=int(cfg["hungarian_max_pool"]))
-    print(f"{out['source']} <-> {out['target']} on {out['corpus']} (n_eval={out['n_eval']}), "
-          f"method {out['method']}")
-    print(format_table(out["results"]))
-    print(f"wrote {Path(cfg['run_dir']) / 'eval.json'} in {time.time() - t0:.1f}s")
-    return 0

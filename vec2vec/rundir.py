@@ -16,14 +16,15 @@
 ``method`` (registry name), ``source`` / ``target`` (embedder names: space a / space b),
 ``corpus``, ``seeds`` (list of int; a single-seed run has ``[seed]``), ``n_a`` / ``n_b`` (unpaired
 rows per side used for fitting, split ``a`` for the source and ``b`` for the target), and
-``data_seed`` (seed of the corpus split; defaults to 0). Extra keys are kept and ignored here.
+``split_seed`` (seed of the corpus split; defaults to 0; ``data_seed`` in older runs). Extra keys are kept and ignored here.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from .io import read_json, write_json
+from vec2vec.data.io import read_json, write_json
+from vec2vec.translators.base import Translator
 
 CONFIG = "config.json"
 SELECTION = "selection.json"
@@ -57,13 +58,15 @@ def seed_dir(run_dir: str | Path, seed: int) -> Path:
 
 
 def normalize_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Fill derived keys: ``seeds`` from a lone ``seed``; ``data_seed`` default 0."""
+    """Fill derived keys: ``seeds`` from a lone ``seed``; ``split_seed`` default 0."""
     cfg = dict(cfg)
     if "seeds" not in cfg and "seed" in cfg:
         cfg["seeds"] = [int(cfg["seed"])]
     if isinstance(cfg.get("seeds"), (int, str)):
         cfg["seeds"] = [int(cfg["seeds"])]
-    cfg.setdefault("data_seed", 0)
+    if "split_seed" not in cfg:   # runs written before the key was renamed call it data_seed
+        cfg["split_seed"] = cfg.pop("data_seed", 0)
+    cfg.pop("data_seed", None)
     return cfg
 
 
@@ -93,7 +96,6 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
 
 def load_translator(run_dir: str | Path, seed: int | None = None):
     """Load the chosen translator of a run (or one seed's). Falls back to the only seed's."""
-    from .translators.base import Translator
 
     path = translator_dir(run_dir, seed)
     if seed is None and not (path / "translator.json").is_file():
@@ -103,3 +105,15 @@ def load_translator(run_dir: str | Path, seed: int | None = None):
     if not (path / "translator.json").is_file():
         raise FileNotFoundError(f"{path}: no translator.json; has training finished?")
     return Translator.load(path)
+
+
+def resolve_direction(direction: str, cfg: dict) -> str:
+    """``ab``/``ba``, or ``src:tgt`` / ``'src->tgt'`` with the run's embedder names -> ``ab``/``ba``."""
+    if direction in ("ab", "ba"):
+        return direction
+    src, tgt = cfg["source"], cfg["target"]
+    named = {f"{src}{sep}{tgt}": "ab" for sep in ("->", ":")}
+    named |= {f"{tgt}{sep}{src}": "ba" for sep in ("->", ":")}
+    if direction in named:
+        return named[direction]
+    raise ValueError(f"direction={direction!r}: use ab, ba, {src}:{tgt} or {tgt}:{src}")

@@ -1,6 +1,7 @@
 """Seeds, devices and mixed precision: one place decides them for every module."""
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -31,8 +32,6 @@ def pick_device(device: str | None = "auto") -> str:
 
 def autocast(device: str, enabled: bool = True):
     """AMP context: fp16 autocast on CUDA, a no-op on CPU (CPU fp32 keeps results reproducible)."""
-    import contextlib
-
     import torch
 
     if enabled and device.startswith("cuda"):
@@ -40,6 +39,38 @@ def autocast(device: str, enabled: bool = True):
     return contextlib.nullcontext()
 
 
+# threads set by the innermost active ``thread_limit`` (None: not limited)
+_THREADS: int | None = None
+
+
 def cpu_threads() -> int:
-    """Threads torch should use: ``VEC2VEC_THREADS`` or all cores."""
+    """Threads compute should use: the active :func:`thread_limit`, else ``VEC2VEC_THREADS`` (set
+    by the user; never written by this package), else all cores."""
+    if _THREADS is not None:
+        return _THREADS
     return int(os.environ.get("VEC2VEC_THREADS", os.cpu_count() or 1))
+
+
+@contextlib.contextmanager
+def thread_limit(threads: int | None):
+    """Run the block with ``threads`` CPU threads for torch and the BLAS under NumPy, restoring
+    the previous settings after it. ``0``/``None``: no change (all cores, or VEC2VEC_THREADS).
+
+    On a busy machine, more threads than free cores make every parallel region wait on
+    descheduled threads (measured: 3x slower inversion), hence a knob on every command."""
+    global _THREADS
+    if not threads:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before, before_torch = _THREADS, torch.get_num_threads()
+    _THREADS = int(threads)
+    torch.set_num_threads(int(threads))
+    try:
+        with threadpool_limits(limits=int(threads)):
+            yield
+    finally:
+        _THREADS = before
+        torch.set_num_threads(before_torch)

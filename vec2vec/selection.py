@@ -28,19 +28,16 @@ agreement ranked them correctly: oracle 0.765, random+CSLS 0.557, random 0.369.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-from .translators.linear import cov_agreement, csls_penalties, knn
-from .validation import check_vectors, l2_normalize
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.neighbors import csls_penalties, knn, subsample
+from vec2vec.translators.linear import cov_agreement
 
 CRITERION = ("mean of cov_ab and cov_ba (agreement of the covariance of centred translations "
              "with that of real target vectors; higher is better)")
-
-
-def _sample(x: np.ndarray, n: int, seed: int) -> np.ndarray:
-    if len(x) <= n:
-        return x
-    return x[np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))]
 
 
 def _centred(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -77,8 +74,8 @@ def unsupervised_score(translator, xa: np.ndarray, xb: np.ndarray, max_rows: int
     """
     if translator.dims is None:
         raise RuntimeError("unsupervised_score needs a fitted translator")
-    xa = _sample(check_vectors(xa, "xa", dim=translator.dims[0], min_rows=k + 1), max_rows, seed)
-    xb = _sample(check_vectors(xb, "xb", dim=translator.dims[1], min_rows=k + 1), max_rows, seed + 1)
+    xa = subsample(check_vectors(xa, "xa", dim=translator.dims[0], min_rows=k + 1), max_rows, seed)
+    xb = subsample(check_vectors(xb, "xb", dim=translator.dims[1], min_rows=k + 1), max_rows, seed + 1)
     mean_a, mean_b = l2_normalize(xa).mean(0), l2_normalize(xb).mean(0)
     ab = translator.translate(xa, "ab")
     ba = translator.translate(xb, "ba")
@@ -94,3 +91,16 @@ def unsupervised_score(translator, xa: np.ndarray, xb: np.ndarray, max_rows: int
     out["cycle_cos_a"], out["cycle_cos_b"] = out.pop("cycle_cos_ab"), out.pop("cycle_cos_ba")
     out["score"] = (out["cov_ab"] + out["cov_ba"]) / 2
     return out
+
+
+def score_value(scores: dict) -> float:
+    """The selection float of a score dict from :func:`unsupervised_score` (``"score"``)."""
+    if "score" in scores:
+        return float(scores["score"])
+    return float(next(v for v in scores.values() if isinstance(v, (int, float))))
+
+
+def scorer(xa: np.ndarray, xb: np.ndarray) -> Callable:
+    """``score_fn`` for training loops and seed choice: translator -> the selection score on
+    unpaired xa [n_a, d_a], xb [n_b, d_b] (higher = better; no pairs)."""
+    return lambda translator: score_value(unsupervised_score(translator, xa, xb))

@@ -15,21 +15,27 @@ cost a little top-1. ``fit_shrinkage`` adds it to an already fitted translator.
 """
 from __future__ import annotations
 
+import difflib
+import importlib
+import inspect
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..io import load_safetensors, read_json, save_safetensors, write_json
-from ..validation import check_vectors
+from vec2vec.data.io import load_safetensors, read_json, save_safetensors, write_json
+from vec2vec.data.validation import check_vectors
+from vec2vec.translators.shrink import DEFAULT_K, apply_shrinkage, check_params, fit_shrinkage
 
 FORMAT_VERSION = 1
 DIRECTIONS = ("ab", "ba")
 SHRINK_PREFIX = "shrink."   # weights.safetensors keys of the output shrinkage (vec2vec.shrink)
 
-# name -> Translator subclass; filled by @register
+# name -> Translator subclass; filled by @register when a method module is imported
 REGISTRY: dict[str, type["Translator"]] = {}
+# the modules that register methods (imported by ``registry()``); add new method modules here
+METHOD_MODULES = ("linear", "gw", "muse", "minivec2vec", "pivot", "gan")
 
 
 def as_numpy(v) -> np.ndarray:
@@ -46,13 +52,39 @@ def register(name: str):
     return deco
 
 
-def get_translator(method: str, **config) -> "Translator":
-    """Build an unfitted translator by method name; unknown names list the valid ones."""
-    from . import _load_all  # noqa: F401  (imports every method module so REGISTRY is full)
+def registry() -> dict[str, type["Translator"]]:
+    """Every registered method: {name: class}. Imports the method modules on first use (they
+    import this module, so it cannot import them at its top)."""
+    for mod in METHOD_MODULES:
+        importlib.import_module(f"vec2vec.translators.{mod}")
+    return REGISTRY
 
-    if method not in REGISTRY:
-        raise ValueError(f"unknown method {method!r}; valid: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[method](**config)
+
+def method_class(method: str) -> type["Translator"]:
+    """The class registered as ``method``; unknown names are refused, listing the valid ones."""
+    reg = registry()
+    if method not in reg:
+        raise ValueError(f"unknown method {method!r}; valid: {', '.join(sorted(reg))}")
+    return reg[method]
+
+
+def check_config(method: str, config: dict, valid) -> None:
+    """Refuse keys of ``config`` not in ``valid``, naming the closest valid key and all of them
+    (scikit-learn's rule: a misspelled knob is an error, never silently ignored)."""
+    unknown = sorted(set(config) - set(valid))
+    if unknown:
+        hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, valid, 1))
+                 else repr(k) for k in unknown]
+        raise ValueError(f"method {method}: unknown key(s) {', '.join(hints)}; valid keys: "
+                         f"{', '.join(sorted(valid))} (set them as method.<key>=value)")
+
+
+def get_translator(method: str, **config) -> "Translator":
+    """Build an unfitted translator by method name with its knobs ``config``; unknown names and
+    unknown knobs are refused with the valid ones listed."""
+    cls = method_class(method)
+    check_config(method, config, cls.config_keys())
+    return cls(**config)
 
 
 class Translator(ABC):
@@ -63,10 +95,9 @@ class Translator(ABC):
 
     method: ClassVar[str] = "?"
     needs_pairs: ClassVar[bool] = False
-    # Trained by ``vec2vec.train``'s own loop (checkpoints, resume, data parallel on every rank)
-    # instead of by ``fit``; ``vec2vec train`` then also hands the run's seed and device to the
-    # constructor. Only the GAN.
-    uses_train_loop: ClassVar[bool] = False
+    # ``fit`` trains in steps: it takes ``run_dir``, ``resume``, ``ckpt_every``, ``progress`` and
+    # ``score_fn`` (checkpoints and resume), and runs on every torchrun rank. Only the GAN.
+    trains_in_steps: ClassVar[bool] = False
     # Names of the extra keyword inputs of ``fit`` beyond xa, xb (``load_fit_inputs`` loads them
     # for ``vec2vec train``); empty for most methods.
     fit_inputs: ClassVar[tuple[str, ...]] = ()
@@ -76,6 +107,20 @@ class Translator(ABC):
         """The extra ``fit`` inputs named in ``fit_inputs``, loaded for the resolved ``vec2vec
         train`` config ``run_cfg`` and this method's ``params``; {} when there are none."""
         return {}
+
+    @classmethod
+    def config_keys(cls) -> dict[str, Any]:
+        """Every knob of the method with its default: the named arguments of the constructor,
+        plus ``shrink`` (every method)."""
+        keys = {"shrink": 0}
+        for klass in reversed(cls.__mro__):
+            init = klass.__dict__.get("__init__")
+            if init is None or klass is Translator:
+                continue
+            for name, p in inspect.signature(init).parameters.items():
+                if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                    keys[name] = None if p.default is p.empty else p.default
+        return keys
 
     def __init__(self, **config: Any):
         self.config = dict(config)
@@ -105,8 +150,6 @@ class Translator(ABC):
     def fit_shrinkage(self, xa: np.ndarray, xb: np.ndarray, k: int | None = None) -> "Translator":
         """Fit the pair-free output shrinkage of both directions (``vec2vec.shrink``) on unpaired
         xa [n_a, d_a], xb [n_b, d_b]; k neighbours (default: config ``shrink``, else 3)."""
-        from ..shrink import DEFAULT_K, fit_shrinkage
-
         if self.dims is None:
             raise RuntimeError(f"{self.method} translator is not fitted; call fit() or load()")
         k = int(k or self.shrink_k or DEFAULT_K)
@@ -128,7 +171,6 @@ class Translator(ABC):
         x = check_vectors(x, "input vectors", dim=d_src)
         y = np.asarray(self._translate(x, direction), dtype=np.float32)
         if self.shrinkage:
-            from ..shrink import apply_shrinkage
             y = apply_shrinkage(y, self.shrinkage[direction]).astype(np.float32)
         return y
 
@@ -164,8 +206,6 @@ class Translator(ABC):
         shrink = {k: state.pop(k) for k in list(state) if k.startswith(SHRINK_PREFIX)}
         obj.load_state_dict(state)
         if shrink or obj.shrink_k > 0:
-            from ..shrink import check_params
-
             obj.shrinkage = {
                 d: check_params({k.split(".")[-1]: as_numpy(v) for k, v in shrink.items()
                                  if k.startswith(f"{SHRINK_PREFIX}{d}.")},

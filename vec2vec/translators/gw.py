@@ -7,16 +7,18 @@ C = 1 - cos (centred, normalised vectors, scaled to mean 1), POT solves for a co
 conditional-gradient exact GW). Rows whose coupling argmax is mutual become anchor pairs; an
 orthogonal Procrustes map on them is refined by ``csls_rounds`` of mutual-NN CSLS Procrustes.
 
-Expected behaviour (DESIGN.md §1): GW recovers a rotation of the *same* points, but on disjoint
-samples of two embedders the GW landscape is flat enough that it stays near chance.
+Expected behaviour (Alvarez-Melis & Jaakkola 2018; docs/research-notes.md): GW recovers a
+rotation of the *same* points, but on disjoint samples of two embedders the GW landscape is flat
+enough that it stays near chance.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import register
-from .linear import LinearTranslator, procrustes
-from .minivec2vec import refine, subsample
+from vec2vec.neighbors import subsample
+from vec2vec.translators.base import register
+from vec2vec.translators.linear import LinearTranslator, procrustes
+from vec2vec.translators.minivec2vec import refine
 
 
 def gw_coupling(za: np.ndarray, zb: np.ndarray, solver: str, epsilon: float, max_iter: int,

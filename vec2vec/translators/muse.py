@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime import cpu_threads
-from .base import register
-from .linear import LinearTranslator, cov_agreement, orthogonalize
-from ..validation import l2_normalize
-from .minivec2vec import refine, subsample
+from vec2vec.data.validation import l2_normalize
+from vec2vec.neighbors import subsample
+from vec2vec.runtime import cpu_threads
+from vec2vec.translators.base import register
+from vec2vec.translators.linear import LinearTranslator, cov_agreement, orthogonalize
+from vec2vec.translators.minivec2vec import refine
 
 
 def _discriminator(d: int, hidden: int, dropout_in: float):

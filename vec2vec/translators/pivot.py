@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import check_vectors
-from .base import register
-from .linear import LinearTranslator
-from .minivec2vec import MiniVec2Vec
+from vec2vec.data.cache import embed
+from vec2vec.data.validation import check_vectors
+from vec2vec.translators.base import register
+from vec2vec.translators.linear import LinearTranslator
+from vec2vec.translators.minivec2vec import MiniVec2Vec
 
 DEFAULT_PIVOT, DEFAULT_N_PIVOT = "minilm", 10000
 
@@ -41,14 +42,13 @@ def load_pivot_vectors(run_cfg: dict, pivot: str, n_pivot: int) -> np.ndarray:
     """Vectors of the ``pivot`` embedder for ``vec2vec train method=pivot``: split a of the run's
     corpus, rows [n_a, n_a + n_pivot), texts disjoint from both training sides (split a's first
     n_a rows and split b)."""
-    from ..embed import embed
 
     if run_cfg.get("n_a") is None:
         raise ValueError("method=pivot needs n_a set: its pivot texts are the split-a rows after "
                          "the first n_a")
     n_a, n_pivot = int(run_cfg["n_a"]), int(n_pivot)
     xp = embed(pivot, corpus=run_cfg["corpus"], split="a", limit=n_a + n_pivot,
-               seed=int(run_cfg["data_seed"]), progress=bool(run_cfg["progress"]))[n_a:]
+               seed=int(run_cfg["split_seed"]), progress=bool(run_cfg["progress"]))[n_a:]
     if len(xp) < min(n_pivot, 1000):
         raise ValueError(f"method=pivot: split a of {run_cfg['corpus']} has {n_a + len(xp)} texts, "
                          f"leaving {len(xp)} after n_a={n_a} for the pivot; lower n_a or n_pivot")

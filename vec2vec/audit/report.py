@@ -11,7 +11,8 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
-from .io import atomic_path
+from inversion.metrics import token_f1
+from vec2vec.data.io import atomic_path
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;
@@ -156,7 +157,6 @@ def _leakage(rep: dict) -> str:
 
 
 def _examples(rep: dict, n: int) -> str:
-    from inversion.metrics import token_f1
 
     items = [it for it in rep["items"] if it.get("text") is not None][:n]
     if not items:

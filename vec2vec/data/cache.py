@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedders import cache_root, get_embedder, registry_id
-from .io import file_lock, load_npy, read_json, save_npy, write_json
-from .validation import check_vectors
+from vec2vec.data.corpora import CORPORA, corpus_id, get_split, texts_hash
+from vec2vec.data.embedders import cache_root, get_embedder, registry_id
+from vec2vec.data.io import file_lock, load_npy, read_json, save_npy, write_json
+from vec2vec.data.validation import check_vectors
 
 CHUNK = 1024
 
@@ -45,7 +46,6 @@ def _embedder_id(name: str) -> str:
 
 
 def _request(embedder, corpus, split, seed, sizes, corpus_opts) -> dict:
-    from .corpora import CORPORA, corpus_id
 
     return {
         "embedder": embedder,
@@ -118,7 +118,6 @@ def entry_dir(embedder: str, corpus: str, split: str, seed: int, sizes: dict | N
 
 def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_size, progress,
                   overwrite, corpus_opts) -> tuple[np.ndarray, str]:
-    from .corpora import get_split, texts_hash
 
     texts = get_split(corpus, split, seed=seed, limit=limit, sizes=sizes, **corpus_opts).texts
     digest = texts_hash(texts)
@@ -166,6 +165,7 @@ def _fill_chunks(folder: Path, texts: list[str], embedder: str, batch_size: int,
         for c, (lo, hi) in enumerate(spans):
             if parts[c] is not None and len(parts[c]) >= hi - lo:
                 continue
+            todo = hi - lo - (0 if parts[c] is None else len(parts[c]))   # rows this chunk lacks
             with file_lock(folder / f".chunk_{c:06d}.lock"):
                 done = _read_chunk(folder, c, hi - lo)  # another process may have filled it
                 if done is None:
@@ -176,7 +176,7 @@ def _fill_chunks(folder: Path, texts: list[str], embedder: str, batch_size: int,
                     done = np.concatenate([done, new])
                     save_npy(folder / f"chunk_{c:06d}.npy", done)
             parts[c] = done[:hi - lo]
-            bar.update(hi - lo)
+            bar.update(todo)   # the bar counts the missing rows only: it ends at its total
         bar.close()
     return np.concatenate(parts)
 
@@ -188,27 +188,3 @@ def _read_chunk(folder: Path, c: int, want: int) -> np.ndarray | None:
         return None
     have = check_vectors(load_npy(path), str(path))
     return have[:want]
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------------------------
-
-def cli(overrides: list[str]) -> int:
-    """``vec2vec embed embedder=minilm corpus=gcide-definitions split=eval limit=512 out=x.npy``."""
-    from .config import compose, to_dict
-
-    cfg = to_dict(compose("embed", overrides))
-    t0 = time.perf_counter()
-    sizes = {k: v for k, v in (cfg.get("sizes") or {}).items() if v is not None}
-    vectors = embed(embedder=cfg["embedder"], corpus=cfg["corpus"], split=cfg["split"],
-                    limit=cfg.get("limit"), seed=cfg["seed"], out=cfg.get("out"),
-                    sizes=sizes or None, batch_size=cfg["batch_size"],
-                    overwrite=cfg["overwrite"], **(cfg.get("corpus_opts") or {}))
-    where = cfg.get("out") or entry_dir(cfg["embedder"], cfg["corpus"], cfg["split"], cfg["seed"],
-                                        sizes or None)
-    norms = np.linalg.norm(vectors, axis=1)
-    print(f"{cfg['embedder']} on {cfg['corpus']}[{cfg['split']}]: {vectors.shape[0]} x "
-          f"{vectors.shape[1]} {vectors.dtype}, norms {norms.min():.3f}..{norms.max():.3f}, "
-          f"{time.perf_counter() - t0:.2f} s -> {where}")
-    return 0

@@ -1,4 +1,4 @@
-"""The ``vec2vec`` GAN translator (DESIGN.md §1), sized and warm-started so it trains on a CPU.
+"""The ``vec2vec`` GAN translator's networks (Jha et al. 2025), sized and warm-started for a CPU.
 
 Network (``VecGANNet``), for spaces ``a`` (dim d_a) and ``b`` (dim d_b):
 
@@ -17,62 +17,29 @@ translations into it) and one on the latent (latents of a vs latents of b).
 Warm start (``warm_start``): a fitted translator of another method (default ``mini-vec2vec``,
 an unsupervised linear pipeline), or the directory of one already fitted. Its centring statistics
 and a->b / b->a maps are copied into the linear layers so that, at step 0, F_ab and F_ba equal the
-linear maps exactly (``init_from_linear``); training (``vec2vec/train.py``) then refines them.
+linear maps exactly (``init_from_linear``); training (:mod:`.loop`) then refines them.
 
-What moves the map past the linear ceiling on a CPU (measured, see the report in train.py's
-history and tests/test_gan.py): self-training on *kNN-mean* targets of the current map (each
+What moves the map past the linear ceiling on a CPU (measured; docs/translation.md and
+tests/test_gan.py): self-training on *kNN-mean* targets of the current map (each
 vector's target is the mean of its ``pseudo_k`` best CSLS matches among real vectors of the other
 space -- different texts, no pairs), together with VSP, reconstruction and cycle losses that keep
 the neighbourhood structure (hence top-1). The adversarial terms (``w_gan``, ``w_latent_gan``,
 ``r1``) are implemented and configurable, but off by default: in CPU minutes they did not add to
-the refinement (as DESIGN.md §1 found for the GAN from random init).
+the refinement (nor did the paper's recipe from random init in CPU hours:
+docs/research-notes.md).
 """
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
-from .base import Translator, register
-
-# Every knob of the method, with its default. ``vec2vec/conf/method/vec2vec.yaml`` mirrors these.
-DEFAULTS: dict[str, Any] = {
-    # --- generator architecture
-    "width": 384, "in_depth": 0, "backbone_depth": 1, "out_depth": 0,
-    "norm": "layer",            # layer | batch | none  (applied inside residual blocks)
-    "dropout": 0.0, "residual_gain_init": 0.0,
-    # --- discriminators
-    "disc_width": 256, "disc_depth": 3, "disc_norm": "layer",
-    # --- pair-free output shrinkage after training (vec2vec.shrink; 0 = off)
-    "shrink": 0,
-    # --- warm start
-    "warm_start": "mini-vec2vec",   # method name, or null for random init
-    "warm_start_config": {},
-    # --- loss weights (0 disables a term)
-    "w_rec": 1.0, "w_cycle": 1.0, "w_vsp": 1.0, "w_cycle_vsp": 0.0,
-    "w_gan": 0.0, "w_latent_gan": 0.0, "w_pseudo": 1.0,
-    # --- paper variants
-    "vsp_one_way": True,        # VSP on one-way translations (the paper), not only on cycles
-    "cycle_detach": False,      # True = reference code (cycle input detached)
-    "r1": 0.0,                  # R1 penalty weight on discriminators
-    # --- self-training targets from the current map (see train.pseudo_targets); no pairs used
-    "pseudo_pool": 16384,       # vectors per side searched for neighbours (sim matrix: pool^2 floats, 1 GB)
-    "pseudo_refresh": 100,      # recompute pseudo pairs every N steps (0 = only once)
-    "pseudo_csls_k": 10,        # CSLS hubness correction; 0 = plain cosine
-    "pseudo_mode": "knn",       # mnn: mutual nearest neighbours | knn: mean of the k best matches
-    "pseudo_k": 20,             # neighbours averaged in knn mode
-    # --- optimisation
-    "steps": 200, "batch_size": 512, "lr_g": 1e-3, "lr_d": 1e-3, "betas": [0.5, 0.999],
-    "warmup_steps": 50, "weight_decay": 0.0, "grad_clip": 1.0,
-    "seed": 0, "device": "auto", "amp": True, "threads": 0,
-    # --- logging / selection during fit
-    "log_every": 20, "eval_every": 50,
-    "keep_best": False,         # end with the state the unsupervised score liked best (needs a scorer)
-    "patience": 0,              # stop once the score has not risen for this many evaluations (0 = never)
-}
+from vec2vec.translators.base import REGISTRY, Translator, get_translator
+from vec2vec.translators.linear import center_normalize, residual_scale
 
 
 def _norm(kind: str, width: int) -> nn.Module:
@@ -182,7 +149,7 @@ def _normalize_(t: torch.Tensor) -> torch.Tensor:
     return t.div_(torch.linalg.vector_norm(t, dim=-1, keepdim=True).clamp_min_(1e-12))
 
 
-def _as_tensor(x: np.ndarray) -> torch.Tensor:
+def as_tensor(x: np.ndarray) -> torch.Tensor:
     """A CPU tensor sharing x's memory (read-only arrays too: the tensor is only read)."""
     import warnings
 
@@ -224,8 +191,6 @@ def linear_maps(translator: Translator, xa: np.ndarray, xb: np.ndarray) -> dict[
     A ``LinearTranslator`` (every linear/OT method) hands over its own exactly; any other method is
     linearised by least squares on its own outputs (centred), which needs no pairs.
     """
-    from .linear import center_normalize, residual_scale
-
     if all(hasattr(translator, k) for k in ("w_ab", "w_ba", "mean_a", "mean_b", "scale")):
         return {k: np.asarray(getattr(translator, k), np.float32)
                 for k in ("mean_a", "mean_b", "scale", "w_ab", "w_ba")}
@@ -283,14 +248,13 @@ def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.nd
     ``warm_start`` is a method name (fitted here, with this run's seed unless
     ``warm_start_config`` sets one) or the directory of an already fitted translator (loaded).
     """
-    from pathlib import Path
-
-    from . import _load_all  # noqa: F401  (fills REGISTRY)
-    from .base import REGISTRY, get_translator
-
     name = str(cfg["warm_start"])
     if (Path(name) / "translator.json").is_file():
         lin = Translator.load(name)
+        if lin.needs_pairs:   # a saved oracle must not seed an unsupervised fit either
+            raise ValueError(f"warm_start={name}: a {lin.method} translator was fitted on paired "
+                             "data; vec2vec is unsupervised: warm-start from an unsupervised "
+                             "method (e.g. warm_start=mini-vec2vec)")
         if tuple(lin.dims) != (xa.shape[1], xb.shape[1]):
             raise ValueError(f"warm_start={name}: translator dims {lin.dims} do not match the data "
                              f"({xa.shape[1]}, {xb.shape[1]})")
@@ -298,86 +262,11 @@ def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.nd
         wcfg = dict(cfg.get("warm_start_config") or {})
         if name not in REGISTRY:
             get_translator(name)  # raises, listing the valid names
-        import inspect
+        if REGISTRY[name].needs_pairs:
+            raise ValueError(f"warm_start={name!r} needs paired data; vec2vec is unsupervised: "
+                             "use an unsupervised method (e.g. warm_start=mini-vec2vec)")
         if "seed" in inspect.signature(REGISTRY[name].__init__).parameters:
             wcfg.setdefault("seed", int(cfg["seed"]))
         lin = get_translator(name, **wcfg)
-        if lin.needs_pairs:
-            raise ValueError(f"warm_start={name!r} needs paired data; vec2vec is unsupervised")
         lin.fit(xa, xb)
     return linear_maps(lin, xa, xb)
-
-
-@register("vec2vec")
-class GANTranslator(Translator):
-    """Method ``vec2vec``: warm-started GAN translator; ``fit`` runs ``vec2vec.train.train_gan``."""
-
-    uses_train_loop = True     # `vec2vec train` runs train_gan itself: checkpoints, resume, DDP
-
-    def __init__(self, **config: Any):
-        unknown = set(config) - set(DEFAULTS)
-        if unknown:
-            raise ValueError(f"vec2vec: unknown config key(s) {sorted(unknown)}; "
-                             f"valid: {sorted(DEFAULTS)}")
-        super().__init__(**{**DEFAULTS, **config})
-        self.net: VecGANNet | None = None
-        self.history: list[dict] = []
-
-    def build(self, dims: tuple[int, int]) -> VecGANNet:
-        """Create the (untrained) generator for dims (d_a, d_b)."""
-        self.dims = tuple(int(d) for d in dims)
-        self.net = VecGANNet({"a": self.dims[0], "b": self.dims[1]}, **self.config)
-        return self.net
-
-    def fit(self, xa: np.ndarray, xb: np.ndarray, score_fn=None) -> "GANTranslator":
-        """As ``Translator.fit``. ``score_fn(translator) -> float`` (pair-free, higher = better) is
-        called at step 0 and every ``eval_every`` steps; ``keep_best`` and ``patience`` act on it.
-        Default: the selection score of ``vec2vec.selection`` when either of them is set."""
-        self._score_fn = score_fn
-        try:
-            return super().fit(xa, xb)
-        finally:
-            self._score_fn = None  # not part of the fitted translator
-
-    def _fit(self, xa: np.ndarray, xb: np.ndarray) -> None:
-        # the loop lives in train.py (checkpoints, resume, curves)
-        from ..train import selection_scorer, train_gan
-
-        score_fn = getattr(self, "_score_fn", None)
-        if score_fn is None and (self.config["keep_best"] or self.config["patience"]):
-            score_fn = selection_scorer(xa, xb)
-        train_gan(self, xa, xb, run_dir=None, score_fn=score_fn)
-
-    @torch.inference_mode()
-    def _translate(self, x: np.ndarray, direction: str, chunk: int = 2048) -> np.ndarray:
-        """x [n, d_src] float32 C-contiguous (checked by ``translate``) -> [n, d_tgt].
-
-        Chunks of ``chunk`` rows: 2,048 keeps every [chunk, width] temporary in cache (measured
-        on 2 cores: 1,024-4,096 rows ~1.5x faster than 16,384). On CPU the input is wrapped, not
-        copied, and each chunk's result is written straight into the output array.
-        """
-        src, tgt = direction[0], direction[1]
-        net = self.net.eval()
-        dev = next(net.parameters()).device
-        out = np.empty((len(x), self.dims[0 if tgt == "a" else 1]), np.float32)
-        xt, ot = _as_tensor(x), torch.from_numpy(out)
-        for i in range(0, len(x), chunk):
-            y = net.infer(xt[i:i + chunk].to(dev), src, tgt)
-            ot[i:i + chunk].copy_(y)
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.net is None:
-            self.build(self.dims)
-        missing = set(self.net.state_dict()) - set(state)
-        if missing:
-            raise ValueError(f"vec2vec checkpoint lacks {len(missing)} tensor(s), e.g. "
-                             f"{sorted(missing)[0]!r}: saved with a different architecture config?")
-        try:
-            self.net.load_state_dict(state)
-        except RuntimeError as e:  # shape mismatch
-            raise ValueError(f"vec2vec checkpoint does not fit the configured network: {e}") from e
-        self.net.eval()

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .translators.linear import knn
-from .validation import check_vectors, l2_normalize
+from inversion.data import load_corpus_vectors
+from vec2vec.data.embedders import registry
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.neighbors import knn, subsample
 
 MIN_NN_RATIO = 0.6     # the same model: >= 0.73 even under heavy noise; other models: <= 0.46
 MIN_MEAN_COS = 0.9     # the same model: >= 0.997; other models: <= 0.33
 MAX_ROWS = 2000        # leaked rows and held-out public rows compared (seeded subsample above this)
-
-
-def _sample(x: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
-    return x if len(x) <= rows else x[np.sort(rng.choice(len(x), rows, replace=False))]
 
 
 def match_stats(leaked: np.ndarray, public: np.ndarray, max_rows: int = MAX_ROWS,
@@ -46,8 +44,8 @@ def match_stats(leaked: np.ndarray, public: np.ndarray, max_rows: int = MAX_ROWS
     perm = rng.permutation(len(public))
     half = len(public) // 2
     held_out, rest = l2_normalize(public[perm[:half]]), l2_normalize(public[perm[half:]])
-    lk = l2_normalize(_sample(leaked, max_rows, rng))
-    ref = float(knn(_sample(held_out, max_rows, rng), rest, 1)[0].mean())
+    lk = l2_normalize(subsample(leaked, max_rows, rng))
+    ref = float(knn(subsample(held_out, max_rows, rng), rest, 1)[0].mean())
     nn = float(knn(lk, rest, 1)[0].mean())
     mu_l, mu_p = lk.mean(0), l2_normalize(public).mean(0)
     mean_cos = float(mu_l @ mu_p / max(np.linalg.norm(mu_l) * np.linalg.norm(mu_p), 1e-12))
@@ -78,7 +76,6 @@ def candidate_names(spec, dim: int) -> list[str]:
     if spec is None or spec == [] or spec is False:
         return []
     if spec == "auto":
-        from .embedders import registry
 
         return sorted(n for n, s in registry().items() if int(s["dim"]) == int(dim))
     if isinstance(spec, str):
@@ -96,9 +93,7 @@ def embed_candidates(names: list[str], corpus: str, split: str, n: int | None, s
     stands for it, which :func:`identify` reports as a dimension mismatch)."""
     import sys
 
-    from inversion.data import load_corpus_vectors
 
-    from .embedders import registry
 
     out = {}
     for name in names:
@@ -128,29 +123,3 @@ def format_result(res: dict) -> str:
         lines.append("no candidate matches: the vectors come from another embedder (or were "
                      "transformed, e.g. rotated); translate them without pairs (vec2vec audit)")
     return "\n".join(lines)
-
-
-def cli(overrides: list[str]) -> int:
-    """``vec2vec identify leaked=X.npy|index.faiss public_corpus=NAME|PATH``: which embedder you
-    can run made these vectors? Each candidate embeds the same public texts of the leak's domain;
-    the leak matches the one whose embeddings have its nearest-neighbour structure and mean."""
-    from .audit import load_leaked
-    from .config import compose, to_dict
-    from .io import write_json
-
-    cfg = to_dict(compose("identify", overrides))
-    if not cfg.get("leaked"):
-        raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to identify)")
-    leaked = load_leaked(cfg["leaked"], min_rows=2)
-    names = candidate_names(cfg["candidates"], leaked.shape[1])
-    if not names:
-        raise ValueError(f"no candidate embedder of dimension {leaked.shape[1]}: list some with "
-                         f"candidates=[name,...]")
-    vecs = embed_candidates(names, str(cfg["public_corpus"]), cfg["public_split"],
-                            cfg["public_n"], seed=int(cfg["seed"]), dim=leaked.shape[1])
-    res = identify(leaked, vecs, seed=int(cfg["seed"]))
-    print(format_result(res))
-    if cfg.get("out"):
-        write_json(cfg["out"], {"config": cfg, **res})
-        print(f"wrote {cfg['out']}")
-    return 0

@@ -23,13 +23,13 @@ Its state saves to safetensors + JSON, so the owner can transform later queries 
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .io import load_safetensors, read_json, save_safetensors, write_json
-from .validation import check_vectors
+from vec2vec.data.io import load_safetensors, read_json, save_safetensors, write_json
+from vec2vec.data.validation import check_vectors
+from vec2vec.neighbors import knn
 
 KINDS = ("none", "noise", "rotation", "int8", "binary", "pca")
 NEEDS_PARAM = {"noise": "the noise std per dimension (e.g. 0.01)",
@@ -135,46 +135,10 @@ def _sibling(path: str | Path, suffix: str) -> Path:
 
 def recall_at_k(db: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
     """Share of queries i whose own row i of ``db`` [n, d] is among its k nearest by inner
-    product (queries [n, d], row i paired with db row i). Exact faiss search."""
-    import faiss
-
+    product (queries [n, d], row i paired with db row i). Exact search
+    (:func:`vec2vec.neighbors.knn`)."""
     if len(queries) != len(db):
         raise ValueError(f"recall_at_k: {len(queries)} queries for {len(db)} rows; row i of "
                          "each must be a pair")
-    db = np.ascontiguousarray(db, dtype=np.float32)
-    index = faiss.IndexFlatIP(db.shape[1])
-    index.add(db)
-    _, idx = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    _, idx = knn(np.asarray(queries, dtype=np.float32), np.asarray(db, dtype=np.float32), k)
     return float(np.mean(np.any(idx == np.arange(len(db))[:, None], axis=1)))
-
-
-def cli(overrides: list[str]) -> int:
-    """``vec2vec defend input=X.npy output=Y.npy defence=noise|rotation|int8|binary|pca param=P
-    seed=S``: defend a stored vector set; the fitted defence (to transform later queries the same
-    way) is saved beside the output as ``Y.defence.json`` (+ ``Y.defence.safetensors``)."""
-    from .config import compose, to_dict
-    from .io import save_npy
-    from .translate import open_input
-
-    cfg = to_dict(compose("defend", overrides))
-    for key in ("input", "output"):
-        if not cfg.get(key):
-            raise ValueError(f"{key}= is required")
-    out = Path(cfg["output"])
-    if out.suffix != ".npy":
-        raise ValueError(f"output={out}: must end in .npy")
-    if out.exists() and not cfg["overwrite"]:
-        raise ValueError(f"output={out} exists; pass overwrite=true to replace it")
-    n, _, read = open_input(Path(cfg["input"]))
-    x = read(0, n)
-    t0 = time.time()
-    d = Defence(cfg["defence"], cfg.get("param"), cfg["seed"]).fit(x)
-    y = d.transform(x)
-    save_npy(out, y)
-    d.save(out.with_suffix(".defence"))
-    write_json(out.with_suffix(".json"), {**cfg, "rows": int(n), "dim_in": int(x.shape[1]),
-                                          "dim_out": int(y.shape[1]),
-                                          "seconds": time.time() - t0})
-    print(f"[defend] {cfg['defence']} (param={cfg.get('param')}) on {n} x {x.shape[1]} -> "
-          f"{out} [{n} x {y.shape[1]}]")
-    return 0

@@ -13,9 +13,7 @@ so row i of an embedding matrix is line/record i of the file.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import glob
 import gzip
 import hashlib
 import importlib.metadata
@@ -31,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .io import file_sha256
+from vec2vec.data.io import file_sha256
 
 SPLITS = ("a", "b", "eval")
 DEFAULT_EVAL = 10_000

@@ -37,8 +37,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_path, file_sha256, read_json, save_npy, write_json
-from .validation import check_vectors, l2_normalize
+from inversion.data import embed_texts, load_corpus_vectors
+from inversion.infer import RetrievalIndex, check_temperature, default_weights_dir, invert
+from inversion.metrics import score
+from inversion.train import load_inverter
+from vec2vec.audit.identify import candidate_names, embed_candidates, format_result, identify
+from vec2vec.audit.report import write_html
+from vec2vec.data.cache import embed
+from vec2vec.data.corpora import get_split, read_user_file
+from vec2vec.data.embedders import get_embedder
+from vec2vec.data.io import atomic_path, file_sha256, read_json, save_npy, write_json
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.data.vectors import load_vectors, open_vectors
+from vec2vec.runtime import set_seed, thread_limit
+from vec2vec.selection import CRITERION
+from vec2vec.train import run as train_run
+from vec2vec.translators.base import Translator, get_translator
 
 DEFAULT_LABELS = Path(__file__).resolve().parent / "labels" / "wordnet-lexnames.tsv"
 REPORT_VERSION = 1
@@ -81,31 +95,20 @@ def load_labels(path: str | Path | None) -> Labels:
 
 
 def load_leaked(path: str | Path, min_rows: int) -> np.ndarray:
-    """All vectors of a ``.npy`` file or a faiss index -> float32 [n, d], validated.
-
-    Raises a ValueError naming the problem (unreadable index, an index type that does not keep its
-    vectors, NaN/inf rows, fewer than ``min_rows`` vectors) and what to do about it.
-    """
-    from .translate import open_input
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"leaked={path}: no such file (a .npy of float vectors [n, d] or "
-                                "a faiss index)")
-    n, d, read = open_input(path)
+    """All leaked vectors (``input=``: a ``.npy`` file or a faiss index) -> float32 [n, d],
+    validated; fewer than ``min_rows`` is refused with what to do about it."""
+    n, _, _ = open_vectors(path)
     if n < min_rows:
-        raise ValueError(f"leaked={path}: {n} vectors, but the unsupervised translators need at "
+        raise ValueError(f"input={path}: {n} vectors, but the unsupervised translators need at "
                          f"least {min_rows} (distribution matching needs many samples); "
                          "lower min_leaked at your own risk, or collect more vectors")
-    x = read(0, n)
-    return check_vectors(x, f"leaked={path}", min_rows=min_rows)
+    return load_vectors(path, min_rows=min_rows)
 
 
 def load_truth(path: str | Path, n: int) -> tuple[list[str], list[str] | None]:
     """Ground truth for the ``n`` leaked vectors (a ``.jsonl`` of ``{"text", "label"}`` records, in
     leak order): texts and, if every record has one, labels. Read by the same reader that embeds
     the file (``corpora.read_user_file``), so rows line up."""
-    from .corpora import read_user_file
 
     path = Path(path)
     if path.suffix.lower() != ".jsonl":
@@ -122,8 +125,6 @@ def simulate_leak(embedder: str, corpus: str, split: str, n: int, folder: str | 
     """A leak to audit, for benchmarks and tests: ``folder/leaked.npy`` (``embedder``'s vectors of
     the first ``n`` texts of a corpus split, cached) and ``folder/truth.jsonl`` (their texts and
     labels, in order). Returns both paths."""
-    from .corpora import get_split
-    from .embed import embed
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,6 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
     The GAN (``vec2vec``) warm-starts from the fitted ``mini-vec2vec`` when both are listed.
     Returns ``{"chosen", "criterion", "methods": {name: {"score", "seconds", ...}}}``.
     """
-    from .train import run as train_run
 
     methods = list(cfg["methods"])
     if "mini-vec2vec" in methods and "vec2vec" in methods:   # the GAN warm-starts from it: fit it first
@@ -175,7 +175,7 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
         if method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params:
             params["warm_start"] = str(out / "translators" / "mini-vec2vec" / "translator")
         run_cfg = {"method": params, "source": "leaked", "target": cfg["known"],
-                   "corpus": str(cfg["public_corpus"]), "data_seed": int(cfg["seed"]),
+                   "corpus": str(cfg["public_corpus"]), "split_seed": int(cfg["seed"]),
                    "n_a": len(leaked), "n_b": len(public), "seed": int(cfg["seed"]),
                    "seeds": None, "resume": True, "ckpt_every": 100,
                    "progress": bool(cfg["progress"]), "device": cfg["device"],
@@ -190,7 +190,6 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
                                      "selection": scores}
     chosen = max(record["methods"], key=lambda m: record["methods"][m]["score"])
     record["chosen"] = chosen
-    from .selection import CRITERION
     record["criterion"] = CRITERION
     return record
 
@@ -199,7 +198,6 @@ def identify_leak(leaked: np.ndarray, public: np.ndarray, cfg: dict) -> tuple[di
     """Step 2a: test each embedder of ``cfg["identify"]`` on its embeddings of the same public texts
     (cached; ``known``'s are ``public`` [m, d]). Returns (record ``{"identified", "candidates",
     "seconds"}`` of :func:`vec2vec.identify.identify`, {name: public vectors})."""
-    from .identify import candidate_names, embed_candidates, identify
 
     t0 = time.time()
     vecs = embed_candidates(candidate_names(cfg.get("identify"), leaked.shape[1]),
@@ -220,7 +218,6 @@ def fit_identified(ident: dict, candidate: np.ndarray, public: np.ndarray, cfg: 
     least-squares map C -> known fitted on the public texts embedded by both (``candidate`` [m, d_c]
     and ``public`` [m, d], same rows), saved to ``out/translators/identified``. Returns the
     selection record (as :func:`fit_translators`, plus ``identification``)."""
-    from .translators import get_translator
 
     name = ident["identified"]
     method = "identity" if name == cfg["known"] else "lstsq-oracle"
@@ -241,7 +238,6 @@ def fit_identified(ident: dict, candidate: np.ndarray, public: np.ndarray, cfg: 
 
 
 def translator_of(out: Path, method: str):
-    from .translators.base import Translator
 
     return Translator.load(out / "translators" / method / "translator")
 
@@ -249,7 +245,6 @@ def translator_of(out: Path, method: str):
 def oracle_translation(leaked: np.ndarray, known_true: np.ndarray, method: str) -> np.ndarray:
     """Ceiling: a translator fitted on the *paired* rows (leaked[i] <-> known_true[i]) and applied
     to the same rows: the best a paired attacker's map does on this set."""
-    from .translators.base import get_translator
 
     return get_translator(method).fit(leaked, known_true).translate(leaked, "ab")
 
@@ -261,7 +256,6 @@ def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieva
     inputs are pinned by :func:`check_out_dir`)."""
     from tqdm import tqdm
 
-    from inversion.infer import invert
 
     folder.mkdir(parents=True, exist_ok=True)
     size = int(cfg["invert_chunk"])
@@ -290,7 +284,6 @@ def invert_chunked(vectors: np.ndarray, folder: Path, cfg: dict, model, retrieva
 def inverter_dir(cfg: dict, dim: int) -> Path:
     """The inverter to use for ``known`` (``inverter=`` or the shipped one), checked cheaply
     before any expensive stage: it must exist and be made for ``known``'s ``dim``-d vectors."""
-    from inversion.infer import default_weights_dir
 
     run_dir = Path(cfg["inverter"]) if cfg.get("inverter") else default_weights_dir(cfg["known"])
     if not (run_dir / "inverter.json").is_file():
@@ -310,7 +303,6 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
     if truth_labels is not None:
         res["attribute_accuracy"] = attribute_accuracy(pred_attr, names, truth_labels)
     if inv is not None:
-        from inversion.metrics import score
 
         scores = score([r["text"] for r in inv], truth_texts[:len(inv)])
         res |= {"token_f1": scores["token_f1"], "bleu": scores["bleu"],
@@ -349,7 +341,7 @@ def check_out_dir(cfg: dict, out: Path) -> None:
     import shutil
 
     key = _comparable_key({k: cfg.get(k) for k in RESULT_KEYS})
-    key["leaked_sha256"] = file_sha256(cfg["leaked"])
+    key["leaked_sha256"] = file_sha256(cfg["input"])
     key["truth_sha256"] = file_sha256(cfg["truth"]) if cfg.get("truth") else None
     path = out / "key.json"
     if path.is_file():
@@ -366,40 +358,23 @@ def check_out_dir(cfg: dict, out: Path) -> None:
 
 def run(cfg: dict) -> dict:
     """Run the whole audit described by ``cfg`` (the resolved ``audit.yaml``); returns the report."""
-    import os
-
-    from .runtime import set_seed
-
-    if not cfg.get("leaked"):
-        raise ValueError("leaked=PATH.npy|PATH.faiss is required (the vectors to audit)")
-    if not cfg.get("out"):
-        raise ValueError("out=DIR is required (report.html and report.json go there)")
-    leaked = load_leaked(cfg["leaked"], int(cfg["min_leaked"]))
+    if not cfg.get("input"):
+        raise ValueError("input=PATH.npy|PATH.faiss is required (the leaked vectors to audit)")
+    if not cfg.get("out_dir"):
+        raise ValueError("out_dir=DIR is required (report.html and report.json go there)")
+    leaked = load_leaked(cfg["input"], int(cfg["min_leaked"]))
     if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
         raise ValueError("invert_chunk and invert_batch must be >= 1")
-    from inversion.infer import check_temperature
     check_temperature(cfg["invert_temperature"])   # fail before any work; invert() converts it
-    out = Path(cfg["out"])
+    out = Path(cfg["out_dir"])
     check_out_dir(cfg, out)
     set_seed(int(cfg["seed"]))
-    threads = int(cfg.get("threads") or 0)
-    if threads > 0:
-        os.environ["VEC2VEC_THREADS"] = str(threads)   # read by the GAN, which sets its own threads
-        # torch *and* the BLAS under numpy: on a busy machine, more threads than free cores make
-        # every parallel region wait on descheduled threads (measured: 3x slower inversion)
-        import torch
-        from threadpoolctl import threadpool_limits
-        torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
-            return _run(cfg, out, leaked)
-    return _run(cfg, out, leaked)
+    with thread_limit(int(cfg.get("threads") or 0)):   # restored when the audit ends
+        return _run(cfg, out, leaked)
 
 
 def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
-    from inversion.data import embed_texts, load_corpus_vectors
-    from inversion.infer import RetrievalIndex
 
-    from .embedders import get_embedder
 
     t_start = time.time()
     timings: dict[str, float] = {}
@@ -451,7 +426,6 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     n_inv = len(leaked) if cfg.get("invert_n") is None else min(int(cfg["invert_n"]), len(leaked))
     retrieval = model = None
     if cfg["invert"] and n_inv > 0:
-        from inversion.train import load_inverter
         model = load_inverter(inv_dir, embedder=cfg["known"])
         if cfg["retrieval"]:
             retrieval = RetrievalIndex(public_texts, public)
@@ -473,7 +447,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
 
     report = {
         "version": REPORT_VERSION,
-        "leaked": {"path": str(cfg["leaked"]), "n": int(len(leaked)), "dim": int(leaked.shape[1]),
+        "leaked": {"path": str(cfg["input"]), "n": int(len(leaked)), "dim": int(leaked.shape[1]),
                    "duplicates": int(dup)},
         "known": cfg["known"], "public_corpus": {"name": str(cfg["public_corpus"]),
                                                  "split": cfg["public_split"], "n": len(public)},
@@ -500,7 +474,6 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     timings["total"] = time.time() - t_start
     report["timings_seconds"] = timings
     write_json(out / "report.json", report)
-    from .report import write_html
     write_html(report, out / "report.html", int(cfg["report_examples"]))
     return report
 
@@ -509,7 +482,6 @@ def _truth_section(cfg, out, leaked, translated, attr, labels, label_vecs, truth
                    truth_labels, inv, model, retrieval) -> dict:
     """``leakage`` (this audit) and ``ceilings`` (oracle translation, direct inversion), each on
     the same rows: attributes on all, inversion on the first ``ceiling_invert_n`` inverted rows."""
-    from .embed import embed
 
     # the embedding cache keys user files by content, so a resumed audit reads these back
     known_true = embed(cfg["known"], corpus=str(cfg["truth"]), split="all",
@@ -550,19 +522,6 @@ def _ratios(res: dict) -> dict:
     return out
 
 
-def cli(overrides: list[str]) -> int:
-    """``vec2vec audit leaked=X.npy|index.faiss public_corpus=NAME|PATH known=minilm out=DIR``:
-    translate leaked vectors of an unknown embedder into a known one without pairs, infer
-    attributes, invert them to text, and write DIR/report.html + DIR/report.json."""
-    from .config import compose, to_dict
-
-    cfg = to_dict(compose("audit", overrides))
-    rep = run(cfg)
-    print(summary_text(rep))
-    print(f"report: {Path(cfg['out']) / 'report.html'}")
-    return 0
-
-
 def summary_text(rep: dict) -> str:
     """A few lines for the terminal: chosen method, attribute distribution, leakage if known."""
     sel = rep["selection"]
@@ -571,7 +530,6 @@ def summary_text(rep: dict) -> str:
              f"{rep['public_corpus']['n']} texts)"]
     ident = sel.get("identification") or {}
     if ident.get("candidates"):
-        from .identify import format_result
         lines.append(format_result(ident))
     if ident.get("identified"):
         lines.append(sel["criterion"])

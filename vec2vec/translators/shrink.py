@@ -29,17 +29,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .translators.linear import knn, neighbour_mean
-from .validation import check_vectors, l2_normalize
+from vec2vec.data.validation import check_vectors, l2_normalize
+from vec2vec.neighbors import knn, knn_self, neighbour_mean, subsample
 
 DEFAULT_K = 3          # neighbours averaged into a pseudo-target (1-10 measured alike)
 MAX_ROWS = 20000       # rows per side used to fit the gains (seeded subsample above this)
-
-
-def _subsample(x: np.ndarray, rows: int, seed: int) -> np.ndarray:
-    if len(x) <= rows:
-        return x
-    return x[np.sort(np.random.default_rng(seed).choice(len(x), rows, replace=False))]
 
 
 def _gains(src: np.ndarray, tgt: np.ndarray, axes: np.ndarray) -> np.ndarray:
@@ -56,7 +50,7 @@ def fit_shrinkage(pred: np.ndarray, real: np.ndarray, k: int = DEFAULT_K,
     real = check_vectors(real, "target vectors", dim=pred.shape[1], min_rows=k + 2)
     if k < 1:
         raise ValueError(f"shrink: k must be >= 1 neighbours, got {k}")
-    pred, real = _subsample(pred, max_rows, seed), _subsample(real, max_rows, seed + 1)
+    pred, real = subsample(pred, max_rows, seed), subsample(real, max_rows, seed + 1)
     real = l2_normalize(real)
     mean = real.mean(axis=0)
     r = real - mean
@@ -65,9 +59,7 @@ def fit_shrinkage(pred: np.ndarray, real: np.ndarray, k: int = DEFAULT_K,
     axes = np.ascontiguousarray(axes[:, ::-1], dtype=np.float32)   # largest variance first
     rn = l2_normalize(r)
     _, to_real = knn(l2_normalize(c), rn, k)
-    _, to_self = knn(rn, rn, k + 1)
-    # drop each row's own index (the first hit, unless an exact duplicate ranked first)
-    others = np.array([row[row != i][:k] for i, row in enumerate(to_self)])
+    _, others = knn_self(rn, k)     # each real vector's k nearest *other* real vectors
     g_pred = _gains(c, neighbour_mean(r, to_real), axes)
     g_real = _gains(r, neighbour_mean(r, others), axes)
     gain = np.clip(g_pred / np.maximum(g_real, 1e-6), 0.0, 1.0)
