@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   install (if needed) and run the demo on the embedded default data and models
-#   make test   install (if needed) and run the test suite
+#   make test   install (if needed) and run the test suite (make test-fast: the fast part)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -40,6 +40,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q tests
+
+# the edit-test loop: every test but those marked slow (real models on thousands of texts)
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
 
 # one benchmark: make bench NAME=methods ARGS="n_a=30000 n_b=30000"  (python -m benchmarks --help)
 bench: install

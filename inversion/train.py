@@ -80,7 +80,8 @@ def save_checkpoint(run_dir: Path, model: Inverter, opt, step: int, meta: dict,
 
 def export_checkpoint(run_dir: Path) -> None:
     """The loadable inverter files of ``run_dir`` from its checkpoint directory."""
-    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION)
+    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION,
+                                           "vec2vec inverter")
     best = training.prefixed(tensors, "best")
     save_safetensors(run_dir / "inverter.safetensors", training.prefixed(tensors, "model"))
     if best:
@@ -91,7 +92,8 @@ def export_checkpoint(run_dir: Path) -> None:
 def load_checkpoint(run_dir: Path, model: Inverter, opt) -> tuple[int, dict, dict]:
     """Restore weights, optimiser and RNG saved by :func:`save_checkpoint`; returns (the step to
     resume from, the saved metadata, the best weights so far)."""
-    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION)
+    tensors, meta = training.read_checkpoint(run_dir / CHECKPOINT, CKPT_FORMAT, CKPT_VERSION,
+                                           "vec2vec inverter")
     model.load_trainable_state(training.prefixed(tensors, "model"))
     opt.load_state_dict(training.optimizer_state("opt", tensors, meta["optimizer"]))
     training.set_rng(tensors)

@@ -440,6 +440,7 @@ def test_cli_help_and_bad_overrides(capsys):
 # real embeddings (the project's embed layer, small limits)
 # --------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_real_embedders_are_aligned_beyond_chance(tmp_path):
     from vec2vec.data.cache import embed
     n = 500

@@ -58,6 +58,7 @@ def audited(leak, tmp_path_factory):
     return cfg, run(cfg)
 
 
+@pytest.mark.slow
 def test_audit_report_contents(audited):
     cfg, rep = audited
     out = Path(cfg["out_dir"])
@@ -94,6 +95,7 @@ def test_audit_report_contents(audited):
     assert (out / "config.json").is_file() and (out / "report.html").is_file()
 
 
+@pytest.mark.slow
 def test_audit_resumes_after_a_kill(audited):
     """A killed audit (report not written, last inversion chunk lost) resumes: the fitted
     translator and finished chunks are reused, the missing chunk is recomputed, same items."""
@@ -125,7 +127,7 @@ def test_out_dir_written_before_the_temperature_key(tmp_path):
 
     leaked = tmp_path / "leaked.npy"
     np.save(leaked, np.ones((3, 4), np.float32))
-    cfg = {k: None for k in RESULT_KEYS} | {"leaked": str(leaked), "truth": None,
+    cfg = {k: None for k in RESULT_KEYS} | {"input": str(leaked), "truth": None,
                                              "invert_beam": 1, "invert_temperature": 0.7}
     out = tmp_path / "audit"
     out.mkdir()
@@ -151,6 +153,7 @@ def _chromium() -> str | None:
 
 @pytest.mark.skipif(_chromium() is None, reason="Debian chromium not installed (make install "
                     "installs it when run as root)")
+@pytest.mark.slow
 def test_report_renders_in_headless_chromium(audited, tmp_path):
     cfg, rep = audited
     page = (Path(cfg["out_dir"]) / "report.html").resolve()
@@ -175,6 +178,7 @@ def test_report_renders_in_headless_chromium(audited, tmp_path):
     assert dom.count("<svg") == 1 and dom.count("<rect") >= 2 * len(rep["attribute_distribution"])
 
 
+@pytest.mark.slow
 def test_audit_identifies_a_leak_from_an_embedder_it_can_run(tmp_path):
     """Unrotated minilm-l3 vectors of the held-out texts: the audit recognises minilm-l3 among its
     candidates (the known minilm does not match), translates with least squares fitted on the
@@ -233,6 +237,7 @@ def test_identify_statistics():
         match_stats(np.full((5, 384), np.nan, np.float32), pub["minilm"])
 
 
+@pytest.mark.slow
 def test_identify_cli(tmp_path, capsys):
     """``vec2vec identify`` on a faiss index of minilm-l3 vectors: the table names the match and
     the JSON holds every candidate; a leak of a dimension no candidate has is a clear error."""
@@ -345,6 +350,7 @@ def test_bad_truth_and_labels(tmp_path):
     assert len(load_labels(DEFAULT_LABELS).names) == 45
 
 
+@pytest.mark.slow
 def test_audit_refuses_a_missing_or_foreign_inverter_before_fitting(leak, tmp_path):
     """A missing inverter, or one made for vectors of another dimension, is refused at once:
     nothing is fitted first (no translators directory appears)."""

@@ -18,7 +18,8 @@ TEXTS = get_texts("gcide-definitions", "eval", limit=12)
 
 
 @pytest.mark.parametrize("name,dim,normalized", [
-    ("minilm", 384, True), ("mpnet", 768, True), ("e5-small", 384, True),
+    ("minilm", 384, True), pytest.param("mpnet", 768, True, marks=pytest.mark.slow),
+    ("e5-small", 384, True),
     ("minilm-l3", 384, False), ("glove-50", 50, False)])
 def test_registry_embedders_shape_dtype_norm_determinism(name, dim, normalized):
     e = get_embedder(name)
@@ -166,6 +167,7 @@ def test_user_file_rows_match_lines(cache):
     np.testing.assert_allclose(x, get_embedder("glove-50").encode(lines), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_cli_embed_writes_unit_rows_and_second_call_hits_cache(tmp_path):
     out = tmp_path / "x.npy"
     cmd = [sys.executable, "-m", "vec2vec.cli", "embed", "embedder=minilm",

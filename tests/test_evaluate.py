@@ -79,6 +79,7 @@ def test_all_metrics_perfect_and_chance():
     assert shuffled["top1"] < 0.1 and shuffled["mean_rank"] > 30
 
 
+@pytest.mark.slow
 def test_evaluate_cli_writes_schema(tmp_path, capsys):
     """A tiny real run dir (minilm -> minilm-l3) evaluated end to end by the CLI."""
     from vec2vec import rundir

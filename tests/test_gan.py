@@ -57,6 +57,7 @@ def test_losses_behave():
     assert torch.isclose(r1_penalty(d, x), d.weight.pow(2).sum(), atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("d_b", [384, 512, 256])
 def test_warm_start_reproduces_linear_map_exactly(rot_data, d_b):
     """At step 0 the network equals the linear translator it was initialised from, for d_a < d_b,
@@ -75,6 +76,7 @@ def test_warm_start_reproduces_linear_map_exactly(rot_data, d_b):
         np.testing.assert_allclose(gan.translate(x, direction), lin.translate(x, direction), atol=2e-5)
 
 
+@pytest.mark.slow
 def test_gan_rotation_control_and_round_trip(rot_data, tmp_path):
     """Warm start (default method, mini-vec2vec, fitted here without pairs) + refinement:
     top-1 @1024 >= 0.99 both ways, and the refinement raises the mean cosine to the true rotated
@@ -98,6 +100,7 @@ def test_gan_rotation_control_and_round_trip(rot_data, tmp_path):
         back.translate(np.ones((3, 50), np.float32), "ab")
 
 
+@pytest.mark.slow
 def test_load_refuses_other_architecture(rot_data, tmp_path):
     xa, xb, _, _ = rot_data
     tr = GANTranslator(warm_start=None, width=32, backbone_depth=1, steps=2, batch_size=16,
@@ -131,6 +134,7 @@ def test_config_is_checked_and_mirrored_in_yaml(method):
     assert DEFAULTS == method_class("vec2vec").config_keys()
 
 
+@pytest.mark.slow
 def test_warm_start_must_be_unsupervised(rot_data, tmp_path):
     """A paired oracle must never seed an "unsupervised" GAN: refused by name and as a saved
     translator directory."""

@@ -327,7 +327,7 @@ def test_phase_two_from_init_weights_on_own_hypotheses(tmp_path, tokenizer, vect
     # resume: the cached hypotheses are reused, not regenerated
     monkeypatch.setattr(data_mod, "generate_hypotheses",
                         lambda *a, **k: pytest.fail("hypotheses regenerated"))
-    train({**p2, "max_steps": 2}, train_set=ts, val_set=ts,
+    train({**p2, "max_steps": 2, "resume": True}, train_set=ts, val_set=ts,
           backbone=tiny_backbone("causal", tokenizer))
     assert json.loads((tmp_path / "p2" / "inverter.json").read_text())["step"] == 2
     with pytest.raises(ValueError, match="architecture differs"):
@@ -450,6 +450,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str, vectors: np.ndarray)
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_process_ddp_matches_one_process_gradient_and_trains(tmp_path, tokenizer, vectors):
     """torchrun-style data parallelism on CPU (gloo, 2 processes): the DDP gradient of a batch
     split over the ranks equals the single-process gradient of the mean of the two halves' losses,

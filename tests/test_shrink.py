@@ -28,6 +28,7 @@ def _scores(t, ea, eb, xb):
             "top1": retrieval_metrics(pred, true, pool=N_TEST, hungarian=False)["top1"]}
 
 
+@pytest.mark.slow
 def test_shrinkage_raises_cosine_to_the_true_vectors(data):
     """A distribution-preserving map (Procrustes on pairs) gains cosine when its outputs are
     shrunk by gains fitted on *unpaired* rows, loses little top-1, and the gains agree with
@@ -52,6 +53,7 @@ def test_shrinkage_raises_cosine_to_the_true_vectors(data):
     assert np.corrcoef(paired, p["gain"])[0, 1] > 0.8
 
 
+@pytest.mark.slow
 def test_config_key_fits_it_and_save_load_keeps_it(data, tmp_path):
     xa, xb, ea, eb = data
     t = get_translator("procrustes-oracle", shrink=3).fit(ea[:N_PAIRS], eb[:N_PAIRS])
@@ -67,6 +69,7 @@ def test_config_key_fits_it_and_save_load_keeps_it(data, tmp_path):
     assert back.config["shrink"] == 3
 
 
+@pytest.mark.slow
 def test_bad_shrinkage_inputs_and_checkpoints(data, tmp_path):
     from vec2vec.data.io import load_safetensors, save_safetensors
 
@@ -95,5 +98,5 @@ def test_bad_shrinkage_inputs_and_checkpoints(data, tmp_path):
 def test_gan_accepts_the_shrink_key():
     t = get_translator("vec2vec", shrink=3)
     assert t.config["shrink"] == 3
-    with pytest.raises(ValueError, match="unknown config"):
+    with pytest.raises(ValueError, match="unknown key"):
         get_translator("vec2vec", shrnk=3)

@@ -97,7 +97,7 @@ def test_checkpoint_round_trip_and_bad_checkpoints(data, tmp_path):
 
 
 def _blank_state(tr, xa, xb):
-    from vec2vec.translators.gan import build_discriminators
+    from vec2vec.translators.gan.model import build_discriminators
     net = tr.build((xa.shape[1], xb.shape[1]))
     discs = build_discriminators({"a": xa.shape[1], "b": xb.shape[1]}, tr.config)
     return {"net": net, "discs": discs, "cfg": tr.config, "dims": tr.dims, "step": 0, "history": [],
@@ -182,6 +182,7 @@ def test_translate_refuses_dimension_mismatch_and_bad_files(trained, data, tmp_p
         translate_file(trained, tmp_path / "missing.npy", tmp_path / "o.npy", "ab")
 
 
+@pytest.mark.slow
 def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
     """`vec2vec train` with two seeds writes the shared run layout, picks a seed without pairs,
     `resume=true` on a finished run retrains nothing, and `vec2vec translate` uses the run."""
@@ -285,6 +286,7 @@ def _ddp_kill_and_resume(rank: int, run_dir: str) -> None:
     assert after[:len(ckpt["history"])] == ckpt["history"], rank
 
 
+@pytest.mark.slow
 def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
     """`torchrun ... train method=vec2vec` on CPU (gloo, 2 processes): each rank takes half of
     the global batch and DDP averages the gradients, so with per-row losses the run ends at the

@@ -35,6 +35,7 @@ def fitted_default(rotated):
     return get_translator("mini-vec2vec", seed=0).fit(xa, xb)
 
 
+@pytest.mark.slow
 def test_rotation_control_default_method(rotated, fitted_default):
     """The default unsupervised method recovers a hidden rotation from disjoint texts."""
     _, _, ea, eb = rotated
@@ -45,6 +46,7 @@ def test_rotation_control_default_method(rotated, fitted_default):
     assert retrieval_metrics(ea, eb, pool=1024, hungarian=False)["top1"] < 0.05
 
 
+@pytest.mark.slow
 def test_starts_stop_once_two_agree(rotated, fitted_default):
     """The default fit stops starting anchor sets once two end at the same map (here the hidden
     rotation); with agree_stop=0 every start runs. map_agreement is 1 for a map with itself and
@@ -66,6 +68,7 @@ def test_starts_stop_once_two_agree(rotated, fitted_default):
     assert sum(bool(re.fullmatch(r"start\d+", str(h["step"]))) for h in every.history) == 3
 
 
+@pytest.mark.slow
 def test_identity_start_wins_for_embedders_that_share_axes():
     """minilm-l3 shares much of minilm's coordinates (identity alone: top-1 ~0.85): the identity
     start, scored without pairs like the anchor starts, is chosen and refined past it."""
@@ -83,6 +86,7 @@ def test_identity_start_wins_for_embedders_that_share_axes():
     assert fitted > ident + 0.05, (fitted, ident)
 
 
+@pytest.mark.slow
 def test_procrustes_oracle_recovers_rotation_exactly(rotated):
     _, _, ea, eb = rotated
     t = get_translator("procrustes-oracle").fit(ea, eb)
@@ -90,6 +94,7 @@ def test_procrustes_oracle_recovers_rotation_exactly(rotated):
     assert np.mean(np.sum(t.translate(eb, "ba") * ea, axis=1)) > 0.999
 
 
+@pytest.mark.slow
 def test_lstsq_oracle_needs_pairs_and_beats_chance(rotated):
     xa, xb, ea, eb = rotated
     with pytest.raises(ValueError, match="paired rows"):
@@ -99,6 +104,7 @@ def test_lstsq_oracle_needs_pairs_and_beats_chance(rotated):
                              hungarian=False)["top1"] > 0.9
 
 
+@pytest.mark.slow
 def test_save_load_round_trip_identical(tmp_path, rotated, fitted_default):
     xa, xb, ea, _ = rotated
     for name, t in [("mini-vec2vec", fitted_default),
@@ -111,6 +117,7 @@ def test_save_load_round_trip_identical(tmp_path, rotated, fitted_default):
             np.testing.assert_array_equal(u.translate(ea[:50], direction), t.translate(ea[:50], direction))
 
 
+@pytest.mark.slow
 def test_foreign_and_truncated_checkpoints(tmp_path, fitted_default):
     d = fitted_default.save(tmp_path / "ok")
     w = (d / "weights.safetensors").read_bytes()
@@ -134,6 +141,7 @@ def test_foreign_and_truncated_checkpoints(tmp_path, fitted_default):
         Translator.load(wrong)
 
 
+@pytest.mark.slow
 def test_bad_inputs(rotated, fitted_default):
     xa, xb, _, _ = rotated
     bad = xa[:100].copy()
@@ -182,6 +190,7 @@ def test_csls_mutual_nn_on_rotated_copy():
     assert len(i) == 500 and np.array_equal(i, j)
 
 
+@pytest.mark.slow
 def test_unsupervised_score_prefers_the_right_map(rotated, fitted_default):
     """The pair-free criterion ranks the recovered rotation above a wrong (random) map."""
     from vec2vec.selection import unsupervised_score
@@ -211,6 +220,7 @@ def test_refine_schedule_grows_subspace_then_full():
     assert all(m is None for _, m in refine_schedule(10, 50, 5, 50, 50, 0.8))
 
 
+@pytest.mark.slow
 def test_subspace_knn_step_keeps_the_right_map(rotated):
     """A kNN-mean step with neighbours searched in the top-m principal subspaces keeps the true
     rotation on those directions, and knn_objective scores it far above a random map."""
@@ -251,6 +261,7 @@ def test_subspace_pair_matches_the_full_space_projection(dims):
         np.testing.assert_allclose(src @ tgt.T, full, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_pivot_composes_two_legs_through_a_third_space(rotated):
     """Method pivot on a rotation control: a = minilm, pivot = minilm under rotation q1 (other
     texts), b = minilm under rotation q (the fixture's). Each leg recovers its rotation and the
@@ -277,6 +288,7 @@ def test_pivot_composes_two_legs_through_a_third_space(rotated):
         get_translator("mini-vec2vec", n_starts=0, identity_start=False).fit(xa, xb)
 
 
+@pytest.mark.slow
 def test_train_pivot_takes_pivot_texts_after_n_a(tmp_path):
     """``vec2vec train method=pivot``: the pivot's vectors are split-a rows [n_a, n_a + n_pivot)
     (texts disjoint from both sides); the run saves a translator that loads and translates."""

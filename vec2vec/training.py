@@ -99,13 +99,13 @@ def has_checkpoint(path: str | Path) -> bool:
     return (path / STATE_JSON).is_file() and (path / STATE_TENSORS).is_file()
 
 
-def read_checkpoint_meta(path: str | Path, fmt: str, version: int) -> dict:
+def read_checkpoint_meta(path: str | Path, fmt: str, version: int, what: str = "") -> dict:
     """``state.json`` of a checkpoint directory, after checking its format and version; foreign or
-    truncated files raise ValueError naming the directory."""
+    truncated files raise ValueError naming the directory and ``what`` was expected."""
     path = Path(path)
     meta = read_json(path / STATE_JSON)
     if not isinstance(meta, dict) or meta.get("format") != fmt:
-        raise ValueError(f"{path}: not a {fmt} checkpoint (state.json format "
+        raise ValueError(f"{path}: not a {what or fmt} checkpoint (state.json format "
                          f"{meta.get('format') if isinstance(meta, dict) else type(meta).__name__!r})")
     if meta.get("version") != version:
         raise ValueError(f"{path}: checkpoint version {meta.get('version')} unsupported "
@@ -113,9 +113,11 @@ def read_checkpoint_meta(path: str | Path, fmt: str, version: int) -> dict:
     return meta
 
 
-def read_checkpoint(path: str | Path, fmt: str, version: int) -> tuple[dict, dict]:
-    """(tensors, meta) of a checkpoint written by :func:`write_checkpoint`."""
-    meta = read_checkpoint_meta(path, fmt, version)
+def read_checkpoint(path: str | Path, fmt: str, version: int,
+                    what: str = "") -> tuple[dict, dict]:
+    """(tensors, meta) of a checkpoint written by :func:`write_checkpoint` (``what``: how errors
+    name the expected kind, e.g. "vec2vec training")."""
+    meta = read_checkpoint_meta(path, fmt, version, what)
     return load_safetensors(Path(path) / STATE_TENSORS), meta
 
 

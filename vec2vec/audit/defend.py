@@ -76,7 +76,10 @@ class Defence:
                 raise ValueError(f"defence=pca: param={k} exceeds min(n, d) = {min(n, d)}")
             mean = x.mean(0)
             _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-            self.state = {"mean": mean.astype(np.float32), "basis": vt[:k].T.astype(np.float32)}
+            # C-contiguous like a loaded one: the same BLAS path, so a saved defence transforms
+            # queries bit-identically after loading
+            self.state = {"mean": mean.astype(np.float32),
+                          "basis": np.ascontiguousarray(vt[:k].T, dtype=np.float32)}
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:

@@ -135,7 +135,7 @@ def save_checkpoint(path: Path, st: dict) -> None:
 def load_checkpoint(path: Path, st: dict) -> None:
     """Restore ``st`` (built with the same config) from directory ``path``; clear errors on
     foreign, truncated or incompatible checkpoints."""
-    tensors, meta = read_checkpoint(path, CKPT_FORMAT, CKPT_VERSION)
+    tensors, meta = read_checkpoint(path, CKPT_FORMAT, CKPT_VERSION, "vec2vec training")
     if list(meta["dims"]) != list(st["dims"]):
         raise ValueError(f"{path}: checkpoint dims {meta['dims']} do not match the data "
                          f"{list(st['dims'])}: different embedders?")
