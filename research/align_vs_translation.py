@@ -1,13 +1,13 @@
 """Does alignment predict translatability? Each embedder pair's alignment scores (from
 ``vec2vec align``, ``align.json``) next to its *unsupervised* translation top-1 (from the
-translation benchmark, ``experiments/results/pairs.json``), with a Spearman correlation per metric
+translation benchmark, ``benchmarks/results/pairs.json``), with a Spearman correlation per metric
 and a scatter plot.
 
-    python experiments/align_vs_translation.py \
-        --align experiments/results/align_gcide/align.json \
-        --pairs experiments/results/pairs.json
+    python research/align_vs_translation.py align=benchmarks/results/align_gcide/align.json \
+        pairs=benchmarks/results/pairs.json
 
-Writes experiments/results/align_vs_translation.json and .png. If the translation benchmark has
+Writes benchmarks/results/align_vs_translation.json and .png (``output``; keys in
+``research/conf/align_vs_translation.yaml``). If the translation benchmark has
 not produced pairs.json yet, says so and exits with status 3 (no numbers are invented).
 
 pairs.json is read flexibly: a list of records (or a dict holding one under "pairs"/"rows"/
@@ -17,13 +17,15 @@ nested dicts are searched). Directional results (a->b, b->a) are both kept.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import output_path, write_result  # noqa: E402
+from research._cli import main as cli_main  # noqa: E402
 
 
 def _records(obj):
@@ -79,24 +81,24 @@ def load_pairs(path: Path) -> list[dict]:
     return rows
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--align", default=str(ROOT / "experiments/results/align_gcide/align.json"))
-    ap.add_argument("--pairs", default=str(ROOT / "experiments/results/pairs.json"))
-    ap.add_argument("--out", default=str(ROOT / "experiments/results/align_vs_translation"))
-    args = ap.parse_args(argv)
-    pairs_path, align_path = Path(args.pairs), Path(args.align)
+def _where(path: str) -> Path:
+    """A relative path from the working directory if it is there, else from the repository root."""
+    p = Path(path)
+    return p if p.is_absolute() or p.exists() else ROOT / p
+
+
+def run(cfg: dict) -> int:
+    out = output_path(cfg, "align_vs_translation.json")
+    pairs_path, align_path = _where(cfg["pairs"]), _where(cfg["align"])
     if not pairs_path.is_file():
         print(f"{pairs_path} does not exist yet: the translation benchmark (unsupervised top-1 per "
               "embedder pair) has not been run. Run it first, then this script; nothing is "
               "reported until then.")
         return 3
     if not align_path.is_file():
-        print(f"{align_path} does not exist: run `vec2vec align ... out={align_path.parent}` first.")
+        print(f"{align_path} does not exist: run `vec2vec align ... out_dir={align_path.parent}` first.")
         return 3
     from scipy.stats import spearmanr
-
-    from vec2vec.io import write_json
 
     align = json.loads(align_path.read_text())
     trans = load_pairs(pairs_path)
@@ -122,7 +124,7 @@ def main(argv=None) -> int:
         if len(xs) >= 3:
             rho, p = spearmanr([x for x, _ in xs], [y for _, y in xs])
             corr[m] = {"spearman": float(rho), "p_value": float(p), "n_pairs": len(xs)}
-    print(f"| pair | method | top-1 | " + " | ".join(metrics) + " |")
+    print("| pair | method | top-1 | " + " | ".join(metrics) + " |")
     print("|---" * (3 + len(metrics)) + "|")
     for r in table:
         cells = " | ".join("-" if r[m] is None else f"{r[m]:.3f}" for m in metrics)
@@ -130,9 +132,8 @@ def main(argv=None) -> int:
     print("\nSpearman(metric, top-1) over pairs:")
     for m, c in corr.items():
         print(f"  {m:22s} rho={c['spearman']:+.3f} (p={c['p_value']:.3f}, {c['n_pairs']} pairs)")
-    out = Path(args.out)
-    write_json(out.with_suffix(".json"), {"rows": table, "spearman": corr,
-                                          "align": str(align_path), "pairs": str(pairs_path)})
+    write_result(out.with_suffix(".json"), {"config": cfg, "rows": table, "spearman": corr,
+                                            "align": cfg["align"], "pairs": cfg["pairs"]})
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -157,4 +158,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli_main("align_vs_translation", run))

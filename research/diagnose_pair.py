@@ -1,10 +1,10 @@
 """Why does unsupervised translation fail for a pair? Diagnostics that use the true pairs.
 
-    python experiments/diagnose_pair.py source=minilm target=e5-small n=5000 starts=4
-    python experiments/diagnose_pair.py source=minilm target=e5-small parts=geometry
-    python experiments/diagnose_pair.py source=minilm target=e5-small parts=width out=...
-    python experiments/diagnose_pair.py source=minilm target=e5-small parts=spectral out=...
-    python experiments/diagnose_pair.py source=minilm target=e5-small parts=moments out=...
+    python research/diagnose_pair.py source=minilm target=e5-small n=5000 starts=4
+    python research/diagnose_pair.py source=minilm target=e5-small parts=geometry
+    python research/diagnose_pair.py source=minilm target=e5-small parts=width output=...
+    python research/diagnose_pair.py source=minilm target=e5-small parts=spectral output=...
+    python research/diagnose_pair.py source=minilm target=e5-small parts=[moments] output=...
 
 Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised method):
 
@@ -48,7 +48,8 @@ Uses the paired ``eval`` split only to diagnose (never to fit the unsupervised m
    ``moment_starts`` random rotations. If the oracle block (Procrustes on the paired rows'
    coordinates) scores worse than the rotations found, these statistics cannot find the start.
 
-Prints a table and writes JSON (``out``, default experiments/results/diagnose_<src>_<tgt>.json).
+Prints a table and writes JSON (``output``, default benchmarks/results/diagnose_<src>_<tgt>.json);
+every key with its default: ``python research/diagnose_pair.py --help``.
 """
 from __future__ import annotations
 
@@ -62,22 +63,31 @@ from scipy.spatial.distance import cdist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments._args import parse_kv  # noqa: E402
-from vec2vec.embed import embed  # noqa: E402
-from vec2vec.io import write_json  # noqa: E402
-from vec2vec.translators.linear import (center_normalize, knn, knn_objective,  # noqa: E402
-                                        neighbour_mean, orthogonalize, procrustes)
-from vec2vec.translators.minivec2vec import (MiniVec2Vec, _space_pair, damped_step,  # noqa: E402
-                                             kmeans_centroids, map_agreement, match_clusters,
-                                             principal_axes,
-                                             pseudo_pairs, qap_anchors, refine_schedule, subsample)
-from vec2vec.validation import l2_normalize  # noqa: E402
+from benchmarks.common import output_path, write_result  # noqa: E402
+from research._cli import main as cli_main  # noqa: E402
+from vec2vec.data.cache import embed  # noqa: E402
+from vec2vec.data.validation import l2_normalize  # noqa: E402
+from vec2vec.neighbors import knn, neighbour_mean, subsample  # noqa: E402
+from vec2vec.translators.linear import (  # noqa: E402
+    center_normalize,
+    knn_objective,
+    orthogonalize,
+    procrustes,
+)
+from vec2vec.translators.minivec2vec import (  # noqa: E402
+    MiniVec2Vec,
+    _space_pair,
+    damped_step,
+    kmeans_centroids,
+    map_agreement,
+    match_clusters,
+    principal_axes,
+    pseudo_pairs,
+    qap_anchors,
+    refine_schedule,
+)
 
-DEFAULTS = dict(source="minilm", target="e5-small", corpus="gcide-definitions", n=5000,
-                n_eval=2048, geometry_n=8192, clusters=20, rounds=3, starts=4, rows=8000, seed=0,
-                widths="0.6,0.8,0.9", skeleton_k="3,8", wp_starts=30, spectral_k="10,20,30",
-                moment_k="4,8", moment_starts=24,
-                parts="geometry,anchors,basin", out="")
+PARTS = ("geometry", "anchors", "basin", "width", "spectral", "moments")
 
 
 def geometry(ga: np.ndarray, gb: np.ndarray, ms=(5, 10, 20, 50, 100), k: int = 10) -> dict:
@@ -334,17 +344,16 @@ def moments(za, zb, qa, qb, ks, starts: int, seed: int = 0, w4s=(0.0, 1.0)) -> l
     return out
 
 
-def main(argv: list[str]) -> int:
+def run(cfg: dict) -> int:
     from threadpoolctl import threadpool_limits
 
-    cfg = parse_kv(argv, DEFAULTS)
+    parts = set(cfg["parts"])
+    if parts - set(PARTS):
+        raise ValueError(f"parts: choose from {', '.join(PARTS)}; got {cfg['parts']!r}")
+    out = output_path(cfg, f"diagnose_{cfg['source']}_{cfg['target']}.json")
     get = lambda e, split, n: embed(e, cfg["corpus"], split, limit=n, progress=False)  # noqa: E731
     xa, xb = get(cfg["source"], "a", cfg["n"]), get(cfg["target"], "b", cfg["n"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
-    parts = set(str(cfg["parts"]).split(","))
-    if parts - {"geometry", "anchors", "basin", "width", "spectral", "moments"}:
-        raise ValueError("parts: choose from geometry,anchors,basin,width,spectral,moments; "
-                         f"got {cfg['parts']!r}")
     rec = {"config": cfg, "geometry": {}, "anchors": [], "basin": {}, "starts": [], "width": [],
            "spectral": [], "moments": []}
     with threadpool_limits(1):
@@ -354,7 +363,7 @@ def main(argv: list[str]) -> int:
         oracle = procrustes(qa, qb)
         # the default method's schedule (40 damped kNN-mean steps, subspace curriculum)
         sched = refine_schedule(40, 100, 5, 10, min(za.shape[1], zb.shape[1]), 0.8)
-        numbers = lambda v, kind=float: [kind(float(x)) for x in str(v).split(",") if x]  # noqa: E731
+        numbers = lambda v, kind=float: [kind(x) for x in v]  # noqa: E731
         print(f"{cfg['source']} -> {cfg['target']}, {len(za)}/{len(zb)} unpaired rows; "
               f"oracle top-1 (pool {len(qa)}) {top1(oracle, qa, qb):.3f}")
         if "geometry" in parts:
@@ -424,11 +433,10 @@ def main(argv: list[str]) -> int:
                   "(mismatch, lower = better)")
             rec["moments"] = moments(za, zb, qa, qb, numbers(cfg["moment_k"], int),
                                      int(cfg["moment_starts"]), int(cfg["seed"]))
-    out = cfg["out"] or f"experiments/results/diagnose_{cfg['source']}_{cfg['target']}.json"
-    write_json(out, rec)
+    write_result(out, rec)
     print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli_main("diagnose_pair", run))

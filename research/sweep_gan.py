@@ -1,42 +1,34 @@
 """Sweep the ``vec2vec`` GAN's knobs from one shared warm start (fitted once, then reused).
 
-    python experiments/sweep_gan.py source=minilm target=mpnet n_a=30000 n_b=30000 \
+    python research/sweep_gan.py source=minilm target=mpnet n_a=30000 n_b=30000 \
         variants='{"base": {}, "w_pseudo=3": {"w_pseudo": 3.0}, "steps=1000": {"steps": 1000}}'
 
 The warm start (``mini-vec2vec`` with ``seed``) is fitted on the unpaired splits and saved in
 ``warm_dir`` (reused when it is already there), so each variant costs only its GAN steps. Every
 variant is scored without pairs (``vec2vec.selection.unsupervised_score``, what picks seeds and
 checkpoints) and on the paired eval split in both directions (top-1 at pools 1024 / 8192, mean
-cosine raw and centred). Prints a table and writes JSON (``out``) after every variant.
+cosine raw and centred). Prints a table and writes JSON (``output``) after every variant
+(``research/conf/sweep_gan.yaml``).
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments._args import parse_kv  # noqa: E402
-from vec2vec.embed import embed  # noqa: E402
-from vec2vec.evaluate import centring_means, score_directions  # noqa: E402
-from vec2vec.io import write_json  # noqa: E402
-from vec2vec.selection import unsupervised_score  # noqa: E402
-from vec2vec.translators import Translator, get_translator  # noqa: E402
-
-DEFAULTS = dict(source="minilm", target="mpnet", corpus="gcide-definitions", n_a=30000,
-                n_b=30000, n_eval=8192, seed=0, threads=1, warm_dir="",
-                variants='{"base": {}}', out="")
+from benchmarks.common import output_path, write_result  # noqa: E402
+from research._cli import main as cli_main  # noqa: E402
 
 
-def main(argv: list[str]) -> int:
-    import torch
-    from threadpoolctl import threadpool_limits
+def run(cfg: dict) -> int:
+    from vec2vec.data.cache import embed
+    from vec2vec.evaluate import centring_means
+    from vec2vec.runtime import thread_limit
+    from vec2vec.translators import Translator, get_translator
 
-    cfg = parse_kv(argv, DEFAULTS)
-    variants = json.loads(cfg["variants"])
-    torch.set_num_threads(cfg["threads"])
+    variants = cfg["variants"]
     get = lambda e, split, n: embed(e, cfg["corpus"], split, limit=n, progress=False)  # noqa: E731
     xa, xb = get(cfg["source"], "a", cfg["n_a"]), get(cfg["target"], "b", cfg["n_b"])
     ea, eb = get(cfg["source"], "eval", cfg["n_eval"]), get(cfg["target"], "eval", cfg["n_eval"])
@@ -45,9 +37,10 @@ def main(argv: list[str]) -> int:
     means = centring_means(xa, xb)
     tag = f"{cfg['source']}_{cfg['target']}_{len(xa)}_{len(xb)}_s{cfg['seed']}"
     warm = Path(cfg["warm_dir"] or f"runs/sweep-gan-warm/{tag}")
-    out = Path(cfg["out"] or f"experiments/results/sweep_gan_{cfg['source']}_{cfg['target']}.json")
+    cfg["warm_dir"] = str(warm)
+    out = output_path(cfg, f"sweep_gan_{cfg['source']}_{cfg['target']}.json")
     rec: dict = {"config": cfg, "warm_start": {}, "variants": []}
-    with threadpool_limits(cfg["threads"]):
+    with thread_limit(cfg["threads"]):
         if not (warm / "translator.json").is_file():
             t0 = time.time()
             get_translator("mini-vec2vec", seed=cfg["seed"]).fit(xa, xb).save(warm)
@@ -60,7 +53,7 @@ def main(argv: list[str]) -> int:
             t = get_translator("vec2vec", seed=cfg["seed"], threads=cfg["threads"],
                                **{"warm_start": str(warm), **kw}).fit(xa, xb)
             score_variant(rec, name, kw, t, time.time() - t0, xa, xb, ea, eb, means, pools, names)
-            write_json(out, rec)
+            write_result(out, rec)
     print(f"\n{'variant':<28}{'score':>7}{'fit s':>7}  " + "  ".join(
         f"{names[d]:>30}" for d in ("ab", "ba")))
     for v in rec["variants"]:
@@ -73,6 +66,9 @@ def main(argv: list[str]) -> int:
 
 def score_variant(rec, name, kw, t, fit_seconds, xa, xb, ea, eb, means, pools, names) -> None:
     """Append one variant's pair-free score and paired metrics (both directions) to rec."""
+    from vec2vec.evaluate import score_directions
+    from vec2vec.selection import unsupervised_score
+
     rows = score_directions(t, ea, eb, means, names, pools, hungarian_max_pool=0)
     dirs = []
     for d in ("ab", "ba"):   # score_directions returns the ab rows, then the ba rows
@@ -84,4 +80,4 @@ def score_variant(rec, name, kw, t, fit_seconds, xa, xb, ea, eb, means, pools, n
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli_main("sweep_gan", run))

@@ -1,0 +1,1 @@
+"""Configs of the research scripts (one YAML each), composed by :func:`benchmarks.common.load_config`."""
