@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path("benchmarks") / "results"      # relative to the repository root
 
 # every benchmark, in the order ``python -m benchmarks --help`` lists them
-BENCHMARKS = ("embed", "methods", "ceiling", "pairs", "translate", "align", "audit", "defences",
-              "invert", "invert_speed", "invert_translated", "polish")
+BENCHMARKS = ("embed", "methods", "ceiling", "pairs", "verdict", "known_pairs", "translate",
+              "align", "audit", "defences", "invert", "invert_speed", "invert_translated", "polish")
 # packages whose versions each result records (the first installed distribution of each)
 VERSIONED = {"vec2vec": ("vec2vec",), "torch": ("torch",), "numpy": ("numpy",),
              "faiss": ("faiss-cpu", "faiss-gpu", "faiss"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from inversion.polish import (
     word_edits,
 )
 from inversion.train import load_inverter
-from vec2vec.data.io import atomic_path, read_json, write_json
+from vec2vec.data.io import atomic_path, file_sha256, read_json, write_json
 from vec2vec.data.validation import check_vectors, l2_normalize
 from vec2vec.data.vectors import load_vectors
 from vec2vec.neighbors import knn
@@ -321,11 +322,50 @@ def default_weights_dir(embedder: str) -> Path:
     return Path(__file__).resolve().parent / "weights" / embedder
 
 
-def run_invert(cfg: dict) -> int:
+# config keys that change what ``vec2vec invert`` writes (a resumed run must match them)
+RESULT_KEYS = ("input", "embedder", "run_dir", "steps", "beam", "expand", "hyp_samples",
+               "proposals", "temperature", "budget", "patience", "min_gain", "polish",
+               "polish_words", "retrieval_corpus", "retrieval_split", "retrieval_limit",
+               "retrieval_k", "batch_size", "chunk", "seed")
+
+
+def _parts_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".parts")
+
+
+def _check_parts(cfg: dict, out: Path, run_dir: Path) -> Path:
+    """The folder of finished chunks of this output: a new one, or (``resume=true``) the one an
+    interrupted run with the same inputs and settings left; anything else is refused."""
+    parts = _parts_dir(out)
+    key = {k: cfg.get(k) for k in RESULT_KEYS} | {
+        "input_sha256": file_sha256(cfg["input"]),
+        "inverter_sha256": file_sha256(run_dir / "inverter.json")}
+    if (parts / "key.json").is_file():
+        if not cfg.get("resume"):
+            if not cfg.get("overwrite"):
+                raise ValueError(f"{parts} holds an interrupted run of this output; resume=true "
+                                 "continues it, overwrite=true starts afresh")
+        else:
+            old = read_json(parts / "key.json")
+            diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
+            if diff:
+                raise ValueError(f"{parts} was written with other inputs or settings "
+                                 f"({', '.join(diff)}); overwrite=true starts afresh")
+            return parts
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir(parents=True)
+    write_json(parts / "key.json", key)
+    return parts
+
+
+def run_invert(cfg: dict, model=None) -> int:
     """``vec2vec invert``: read vectors, invert, write one JSON line per vector (in order).
+
     Every input is checked (file, dimension against the inverter's ``inverter.json``, output not
-    already there) before the language model loads."""
-    set_seed(int(cfg["seed"]))
+    already there) before the language model loads. Vectors are inverted in chunks of ``chunk``;
+    each finished chunk is written atomically to ``<output>.parts/`` and its sampling is seeded
+    by (seed, chunk number), so a killed run continued with ``resume=true`` writes the same file
+    as an uninterrupted one. ``model``: an already loaded inverter (tests)."""
     if not cfg.get("input"):
         raise ValueError("input=PATH.npy is required (float32 [n, d] in the embedder's space)")
     if not cfg.get("output"):
@@ -334,6 +374,9 @@ def run_invert(cfg: dict) -> int:
     if out.exists() and not cfg.get("overwrite"):
         raise ValueError(f"output={out} exists; pass overwrite=true to replace it, or choose "
                          "another output")
+    chunk = int(cfg.get("chunk") or 64)
+    if chunk < 1:
+        raise ValueError(f"chunk={chunk}: vectors per resumable chunk must be >= 1")
     temperature = check_temperature(cfg.get("temperature", DEFAULT_TEMPERATURE))
     vecs = load_vectors(cfg["input"])
     run_dir = Path(cfg["run_dir"]) if cfg.get("run_dir") else default_weights_dir(cfg["embedder"])
@@ -345,29 +388,39 @@ def run_invert(cfg: dict) -> int:
         raise ValueError(f"input={cfg['input']}: vectors have dim {vecs.shape[1]}, but the inverter "
                          f"in {run_dir} expects {meta.get('emb_dim')} ({meta.get('embedder')}); "
                          "pass embedder= / run_dir= of an inverter for these vectors")
-    model = load_inverter(run_dir, embedder=cfg["embedder"])
+    parts = _check_parts(cfg, out, run_dir)
+    model = model if model is not None else load_inverter(run_dir, embedder=cfg["embedder"])
     retrieval = None
     if cfg.get("retrieval_corpus"):
-
         t, v = load_corpus_vectors(cfg["embedder"], cfg["retrieval_corpus"],
                                    cfg.get("retrieval_split", "a"), cfg.get("retrieval_limit"))
         retrieval = RetrievalIndex(t, v)
     t0 = time.time()
-    res = invert(vecs, model, cfg["embedder"], steps=int(cfg["steps"]), beam=int(cfg["beam"]),
-                 expand=cfg.get("expand"), hyp_samples=cfg.get("hyp_samples"),
-                 proposals=cfg.get("proposals", "sample"),
-                 temperature=temperature, budget=cfg.get("budget"),
-                 patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
-                 retrieval=retrieval, retrieval_k=int(cfg.get("retrieval_k", 1)),
-                 polish=int(cfg.get("polish", DEFAULT_ROUNDS)),
-                 polish_words=int(cfg.get("polish_words", DEFAULT_WORDS)),
-                 batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
+    res: list[dict] = []
+    for c, start in enumerate(range(0, len(vecs), chunk)):
+        path = parts / f"{c:06d}.jsonl"
+        if path.is_file():   # finished before an interruption
+            res += [json.loads(line) for line in path.read_text().splitlines()]
+            continue
+        set_seed(int(cfg["seed"]) * 100003 + c)   # each chunk's samples, whatever ran before
+        part = invert(vecs[start:start + chunk], model, cfg["embedder"], steps=int(cfg["steps"]),
+                      beam=int(cfg["beam"]), expand=cfg.get("expand"),
+                      hyp_samples=cfg.get("hyp_samples"), proposals=cfg.get("proposals", "sample"),
+                      temperature=temperature, budget=cfg.get("budget"),
+                      patience=int(cfg["patience"]), min_gain=float(cfg["min_gain"]),
+                      retrieval=retrieval, retrieval_k=int(cfg.get("retrieval_k", 1)),
+                      polish=int(cfg.get("polish", DEFAULT_ROUNDS)),
+                      polish_words=int(cfg.get("polish_words", DEFAULT_WORDS)),
+                      batch_size=int(cfg["batch_size"]), progress=cfg["progress"])
+        part = [{"index": start + i, **r} for i, r in enumerate(part)]
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in part))
+        res += part
     with atomic_path(out) as tmp:
-        with open(tmp, "w") as f:
-            for i, r in enumerate(res):
-                f.write(json.dumps({"index": i, **r}) + "\n")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in res))
     write_json(out.with_suffix(".config.json"), {**cfg, "inverter": str(run_dir),
                                                  "seconds": time.time() - t0})
+    shutil.rmtree(parts, ignore_errors=True)
     print(f"[invert] {len(res)} vectors -> {out} (mean cosine "
           f"{np.mean([r['cosine'] for r in res]):.3f}, {time.time() - t0:.0f} s)")
     return 0

@@ -13,7 +13,7 @@ LAYERS = {
     "vec2vec.runtime": 0, "vec2vec.config": 0, "vec2vec.distributed": 0,
     "vec2vec.data.io": 0, "vec2vec.data.validation": 0,
     "vec2vec.data": 1, "vec2vec.neighbors": 1, "vec2vec.training": 1,
-    "vec2vec.translators": 2, "vec2vec.selection": 2,
+    "vec2vec.translators": 2, "vec2vec.selection": 2, "vec2vec.verdict": 2,
     "vec2vec.rundir": 3, "vec2vec.train": 3,
     "vec2vec.evaluate": 4, "vec2vec.align": 4,
     "inversion": 5,

@@ -3,7 +3,7 @@ kill, its report rendered in headless Chromium, bad inputs, and the defences' co
 
 The leak is a secret random rotation of minilm's vectors of 2,000 held-out WordNet definitions (a
 stand-in for "an embedder you cannot query" that is cheap to embed; the real-embedder leaks, mpnet
-and e5-small, are in experiments/bench_audit.py). The attacker holds minilm and 2,000 *other*
+and e5-small, are in benchmarks/audit.py). The attacker holds minilm and 2,000 *other*
 WordNet definitions (split a) and the shipped minilm inverter. Real models and text throughout.
 """
 import json
@@ -426,3 +426,36 @@ def test_defend_cli(tmp_path, capsys):
     assert main(["defend", f"input={tmp_path / 'db.npy'}", f"output={tmp_path / 'n.npy'}",
                  "defence=noise"]) == 1
     assert "needs param" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_known_pairs_seed_and_measure_a_hard_leak(tmp_path, capsys):
+    """A glove-50 leak audited with minilm: 100 known documents seed the translation and 20 of
+    them, held out, measure it; the report carries the verdict, the measurement and, unless the
+    verdict is aligned, the lower-bound warning. Attribute accuracy comes with its baselines."""
+    leaked, truth = simulate_leak("glove-50", "wordnet-definitions", "eval", 1200, tmp_path)
+    texts = [json.loads(line)["text"] for line in truth.read_text().splitlines()]
+    (tmp_path / "pairs.jsonl").write_text("".join(
+        json.dumps({"index": i, "text": texts[i]}) + "\n" for i in range(0, 1200, 12)))
+    cfg = audit_cfg(tmp_path, tmp_path / "out", invert=False, identify=[],
+                    known_pairs=str(tmp_path / "pairs.jsonl"), methods=["mini-vec2vec"])
+    rep = run(cfg)
+    tr = rep["translation"]
+    kp = tr["known_pairs"]
+    assert (kp["n"], kp["n_fit"], kp["n_holdout"]) == (100, 80, 20)
+    assert kp["chosen"]["ab"]["top1"] > 5 * kp["chosen"]["top1_chance"]
+    assert tr["verdict"]["label"] in ("aligned", "not_aligned", "uncertain")
+    assert tr["lower_bound"] == (tr["verdict"]["label"] != "aligned")
+    assert ("lower bound" in tr.get("warning", "")) == tr["lower_bound"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Translation verdict" in html and "held-out known pairs" in html
+    lk = rep["leakage"]
+    assert lk["attribute_chance"] == pytest.approx(1 / 45)
+    assert 0 < lk["attribute_majority"] < 1 and 0 <= lk["attribute_macro_f1"] <= 1
+    assert lk["attribute_lift"] == pytest.approx(
+        lk["attribute_accuracy"] / max(lk["attribute_chance"], lk["attribute_majority"]))
+    # bad known-pairs files are refused with the line and the fix
+    (tmp_path / "bad.jsonl").write_text('{"index": 5000, "text": "x"}\n{"index": 1, "text": "y"}\n')
+    with pytest.raises(ValueError, match="line 1: index 5000 is outside the 1200 leaked rows"):
+        run(audit_cfg(tmp_path, tmp_path / "out2", invert=False, identify=[],
+                      known_pairs=str(tmp_path / "bad.jsonl")))

@@ -218,3 +218,18 @@ def test_killed_mpnet_assembly_leaves_no_half_model(tmp_path, monkeypatch):
     assert not [p for p in models.iterdir() if not p.name.endswith(".lock")], \
         "a killed assembly must leave neither the model folder nor temporary files"
     # (a successful assembly is exercised by test_registry_embedders_... for mpnet)
+
+
+def test_a_users_file_is_embedded_whole_and_in_order(tmp_path):
+    """`vec2vec embed corpus=my.txt` embeds every line in file order (no split asked for, none
+    applied); a registry corpus keeps its eval split by default."""
+    from vec2vec.cli import main
+
+    lines = [f"the {w} sat on the mat number {i}" for i, w in enumerate(["cat", "dog", "cow"] * 20)]
+    (tmp_path / "my.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "x.npy"
+    assert main(["embed", "embedder=glove-50", f"corpus={tmp_path / 'my.txt'}", f"output={out}",
+                 "progress=false"]) == 0
+    x = np.load(out)
+    assert x.shape == (60, 50)
+    np.testing.assert_allclose(x, get_embedder("glove-50").encode(lines), atol=1e-6)

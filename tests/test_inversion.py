@@ -550,3 +550,49 @@ def test_shipped_minilm_inverter_on_heldout_texts():
     unrelated = float(np.mean(np.sum(vecs * np.roll(vecs, 1, 0), 1)))
     assert all(r["text"] for r in res)
     assert cos.mean() > unrelated + 0.2, (cos, unrelated, [r["text"] for r in res])
+
+
+def test_invert_writes_as_it_goes_and_resumes_to_the_same_file(tmp_path, tokenizer, vectors,
+                                                             monkeypatch):
+    """`vec2vec invert` keeps each finished chunk; killed after its first chunk and continued with
+    resume=true, it writes the file an uninterrupted run writes (same seed), and an interrupted
+    run is never silently restarted or mixed with other settings."""
+    from inversion import infer
+
+    torch.manual_seed(0)
+    model = build_inverter(tiny_cfg(), tiny_backbone("causal", tokenizer))
+    np.save(tmp_path / "v.npy", vectors[:5])
+    (tmp_path / "inv").mkdir()
+    (tmp_path / "inv" / "inverter.json").write_text(json.dumps(tiny_cfg().to_dict()))
+    cfg = {"input": str(tmp_path / "v.npy"), "embedder": "minilm", "run_dir": str(tmp_path / "inv"),
+           "steps": 1, "beam": 2, "expand": None, "hyp_samples": None, "proposals": "sample",
+           "temperature": 0.7, "budget": None, "patience": 2, "min_gain": 0.001, "polish": 0,
+           "polish_words": 6, "retrieval_corpus": None, "retrieval_split": "a",
+           "retrieval_limit": None, "retrieval_k": 1, "batch_size": 4, "chunk": 2, "seed": 0,
+           "progress": False, "overwrite": False, "resume": False}
+    whole = tmp_path / "whole.jsonl"
+    assert infer.run_invert({**cfg, "output": str(whole)}, model=model) == 0
+    assert not (tmp_path / "whole.jsonl.parts").exists()
+    real, calls = infer.invert, []
+
+    def dies_on_second_chunk(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(infer, "invert", dies_on_second_chunk)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        infer.run_invert({**cfg, "output": str(out)}, model=model)
+    assert not out.exists() and (tmp_path / "out.jsonl.parts" / "000000.jsonl").is_file()
+    monkeypatch.setattr(infer, "invert", real)
+    with pytest.raises(ValueError, match="resume=true continues it"):
+        infer.run_invert({**cfg, "output": str(out)}, model=model)
+    with pytest.raises(ValueError, match="other inputs or settings \\(steps\\)"):
+        infer.run_invert({**cfg, "output": str(out), "steps": 2, "resume": True}, model=model)
+    assert infer.run_invert({**cfg, "output": str(out), "resume": True}, model=model) == 0
+    assert out.read_text() == whole.read_text()
+    assert [json.loads(line)["index"] for line in out.read_text().splitlines()] == list(range(5))
+    with pytest.raises(ValueError, match="exists; pass overwrite=true"):
+        infer.run_invert({**cfg, "output": str(out)}, model=model)

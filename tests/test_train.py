@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from vec2vec.commands.translate import translate_file
+from vec2vec.cli import main
 from vec2vec.data.cache import embed
+from vec2vec.train import run
 from vec2vec.translators.gan import GANTranslator
 from vec2vec.translators.gan.loop import check_batch, load_checkpoint, save_checkpoint, train_gan
+from vec2vec.translators.stream import translate_file
 
 TINY = dict(warm_start=None, width=48, backbone_depth=1, in_depth=1, steps=30, batch_size=64,
             pseudo_pool=256, pseudo_refresh=10, w_gan=1.0, w_latent_gan=1.0, w_cycle_vsp=1.0,
@@ -100,7 +102,7 @@ def _blank_state(tr, xa, xb):
     from vec2vec.translators.gan.model import build_discriminators
     net = tr.build((xa.shape[1], xb.shape[1]))
     discs = build_discriminators({"a": xa.shape[1], "b": xb.shape[1]}, tr.config)
-    return {"net": net, "discs": discs, "cfg": tr.config, "dims": tr.dims, "step": 0, "history": [],
+    return {"tr": tr, "net": net, "discs": discs, "cfg": tr.config, "dims": tr.dims, "step": 0, "history": [],
             "elapsed": 0.0, "pairs": None,
             "opt_g": torch.optim.Adam(net.parameters()), "opt_d": torch.optim.Adam(discs.parameters()),
             "scaler_g": torch.amp.GradScaler("cuda", enabled=False),
@@ -200,8 +202,12 @@ def test_cli_train_seeds_then_translate(data, tmp_path, capsys):
     assert cfg["method_config"]["width"] == 32
     sel = json.loads((run / "selection.json").read_text())
     assert set(sel["per_seed"]) == {"0", "1"}
-    # the kept seed is the arg-max of the pair-free selection scores
-    assert sel["chosen_seed"] == max((0, 1), key=lambda s: sel["per_seed"][str(s)]["score"])
+    # the kept seed is the arg-max of (aligned verdict, pair-free selection score)
+    key = lambda s: (sel["per_seed"][str(s)]["verdict"]["label"] == "aligned",  # noqa: E731
+                     sel["per_seed"][str(s)]["score"])
+    assert sel["chosen_seed"] == max((0, 1), key=key)
+    assert sel["verdict"] == sel["per_seed"][str(sel["chosen_seed"])]["verdict"]
+    assert sel["verdict"]["label"] in ("aligned", "not_aligned", "uncertain")
     assert (run / "seeds/1/checkpoint/state.safetensors").is_file()
     assert (run / "seeds/0/curves.png").is_file()
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"   # both seeds overlaid
@@ -335,3 +341,26 @@ def test_gan_trains_data_parallel_like_one_process(data, tmp_path):
     v_ddp, v_one = (load_safetensors(tmp_path / d / "translator/weights.safetensors")
                     for d in ("ddp-vsp", "one-vsp"))
     assert max(float((v_ddp[k] - v_one[k]).abs().max()) for k in v_one) > 1e-3
+
+
+@pytest.mark.slow
+def test_known_pairs_seed_a_hard_pair_and_measure_it(tmp_path, capsys):
+    """minilm -> glove-50 fails without pairs; 100 known pairs (80 seed the fit, 20 held out)
+    make the held-out top-1 far above chance and above the pairs' own map, and selection.json
+    reports the pair-free verdict beside that paired truth."""
+    args = ["method=mini-vec2vec", "source=minilm", "target=glove-50", "n_a=1500", "n_b=1500",
+            "progress=false", "known_pairs=100", "method.refine_rows=1500",
+            f"run_dir={tmp_path / 'kp'}"]
+    assert main(["train", *args]) == 0
+    sel = json.loads((tmp_path / "kp" / "selection.json").read_text())
+    kp = sel["known_pairs"]
+    assert (kp["n"], kp["n_fit"], kp["n_holdout"]) == (100, 80, 20)
+    for d in ("ab", "ba"):
+        assert kp["chosen"][d]["top1"] >= 0.3 > 4 * kp["chosen"]["top1_chance"]
+        assert kp["chosen"][d]["cos"] > kp["pairs_only"][d]["cos"]
+    assert sel["verdict"]["label"] in ("aligned", "not_aligned", "uncertain")
+    assert "known pairs: 80 seeded the fit" in capsys.readouterr().out
+    cfg = json.loads((tmp_path / "kp" / "config.json").read_text())
+    assert cfg["method_config"]["n_starts"] == 0      # the pairs' start alone was refined
+    with pytest.raises(ValueError, match="known pairs work with method"):
+        run({**cfg, "method": {"name": "muse"}, "run_dir": str(tmp_path / "m")})

@@ -29,6 +29,7 @@ from vec2vec.data.io import read_json, write_json
 from vec2vec.data.validation import check_paired, check_vectors, l2_normalize
 from vec2vec.selection import CRITERION, unsupervised_score
 from vec2vec.translators import get_translator
+from vec2vec.verdict import verdict
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,23 @@ def oracle_predictions(method: str, x: np.ndarray, y: np.ndarray, direction: str
 # ------------------------------------------------------------------------------------------
 
 
+def verdict_vs_truth(out: dict) -> str:
+    """The pair-free verdict of a run beside its paired truth: chosen top-1 vs the Procrustes
+    oracle's, per direction, at the first pool."""
+    rows = out["results"]
+    pool = min(r["pool"] for r in rows)
+    lines = [f"verdict without pairs: {out['verdict']['label']} -- {out['verdict']['explain']}"]
+    for d in dict.fromkeys(r["direction"] for r in rows):
+        mine = next((r["top1"] for r in rows if r["direction"] == d and r.get("chosen")
+                     and r["pool"] == pool), None)
+        ora = next((r["top1"] for r in rows if r["direction"] == d
+                    and r["method"] == "procrustes-oracle" and r["pool"] == pool), None)
+        if mine is not None:
+            vs = f", {mine / ora:.0%} of the paired oracle's {ora:.3f}" if ora else ""
+            lines.append(f"  paired truth {d}: top-1 @{pool} {mine:.3f}{vs}")
+    return "\n".join(lines)
+
+
 def format_table(results: list[dict]) -> str:
     """Plain-text table of eval.json ``results`` rows."""
     head = f"{'direction':<22}{'method':<28}{'pool':>6}{'top1':>8}{'top5':>8}{'rank':>9}" \
@@ -216,6 +234,9 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
     selection = read_json(sel_path) if sel_path.is_file() else {}
     if not selection:  # a run written without selection.json: score the translator here
         selection = {"criterion": CRITERION, "chosen": unsupervised_score(chosen, xa, xb)}
+    # the pair-free verdict, shown beside the paired truth below (runs from before verdicts
+    # existed get one computed now)
+    pair_free = selection.get("verdict") or verdict(chosen, xa, xb)
     seeds = [int(s) for s in cfg["seeds"]] if all_seeds else []
     for d in ("ab", "ba"):
         src_x = ea if d == "ab" else eb
@@ -231,6 +252,7 @@ def evaluate_run(run_dir: str | Path, n_eval: int = 8192, pools=POOLS, pool_seed
                 results += score(oracle_predictions(m, ea, eb, d, oracle_folds, pool_seed), d, m,
                                  oracle_fit_pairs=len(ea) * (oracle_folds - 1) // oracle_folds)
     out = {"source": src, "target": tgt, "method": cfg["method"], "corpus": corpus,
-           "n_eval": len(ea), "eval_rows": eval_rows, "selection": selection, "results": results}
+           "n_eval": len(ea), "eval_rows": eval_rows, "selection": selection,
+           "verdict": pair_free, "results": results}
     write_json(rundir.eval_path(run_dir), out)
     return out

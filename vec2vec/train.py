@@ -25,6 +25,8 @@ from vec2vec.runtime import pick_device
 from vec2vec.selection import score_value, scorer, unsupervised_score
 from vec2vec.training import plot_curves
 from vec2vec.translators.base import Translator, get_translator, method_class
+from vec2vec.translators.pairs import known_pairs_plan, pairs_metrics, split_pairs
+from vec2vec.verdict import null_scores, verdict
 
 log = logging.getLogger(__name__)
 # keys of a run's config.json that must match to resume it
@@ -51,6 +53,23 @@ def load_training_data(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return xa, xb
 
 
+def load_known_pairs(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``known_pairs`` texts embedded by both models (the research setting of a few known
+    documents): split a rows after the first n_a, outside the eval split and the training rows.
+    Returns (pa [N, d_a], pb [N, d_b])."""
+    if cfg.get("n_a") is None:
+        raise ValueError("known_pairs needs n_a set: the pairs are the split-a texts after the "
+                         "first n_a")
+    n_a, n = int(cfg["n_a"]), int(cfg["known_pairs"])
+    kw = dict(corpus=cfg["corpus"], seed=int(cfg["split_seed"]), progress=bool(cfg["progress"]))
+    pa = embed(cfg["source"], split="a", limit=n_a + n, **kw)[n_a:]
+    pb = embed(cfg["target"], split="a", limit=n_a + n, **kw)[n_a:]
+    if len(pa) < n:
+        raise ValueError(f"known_pairs={n}: split a of {cfg['corpus']} has only {len(pa)} texts "
+                         f"after n_a={n_a}; lower n_a or known_pairs")
+    return pa, pb
+
+
 def _check_resume(run_dir: Path, record: dict, resume: bool, overwrite: bool) -> None:
     """Refuse to mix runs: an existing run directory is continued only with ``resume=true`` and
     the same data and method, or started afresh with ``overwrite=true``."""
@@ -71,12 +90,15 @@ def _check_resume(run_dir: Path, record: dict, resume: bool, overwrite: bool) ->
 
 
 def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
-        fit_kw: dict | None = None) -> dict:
+        fit_kw: dict | None = None, pairs: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Train every seed of ``cfg`` (the resolved train config) into ``cfg["run_dir"]``; choose the
     best seed by the pair-free score; return the selection record (``{}`` on torchrun ranks other
     than 0). ``xa`` [n_a, d_a], ``xb`` [n_b, d_b]: the training vectors (default: loaded from the
     config). ``fit_kw``: the method's extra ``fit`` inputs (``Translator.fit_inputs``, e.g. the
-    pivot's vectors); by default loaded by the method's ``load_fit_inputs``."""
+    pivot's vectors); by default loaded by the method's ``load_fit_inputs``. ``pairs``: known
+    pairs (pa [N, d_a], pb [N, d_b], the same texts), default ``cfg["known_pairs"]`` texts
+    (:func:`load_known_pairs`); a share ``known_pairs_holdout`` of them measures the fit, the
+    rest seed it (:mod:`vec2vec.translators.pairs`)."""
     method_cfg = dict(cfg["method"])
     method = method_cfg.pop("name")
     cls = method_class(method)
@@ -97,6 +119,16 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         fit_kw = cls.load_fit_inputs(cfg, method_cfg)
     if xa is None or xb is None:
         xa, xb = load_training_data(cfg)
+    if pairs is None and int(cfg.get("known_pairs") or 0) > 0:
+        pairs = load_known_pairs(cfg)
+    held, known = None, None
+    if pairs is not None:
+        fit_pairs, held = split_pairs(*pairs, float(cfg.get("known_pairs_holdout", 0.2)),
+                                      seed=int(cfg.get("split_seed", 0)))
+        method_cfg, extra, base = known_pairs_plan(method, method_cfg, xa, xb, *fit_pairs)
+        fit_kw = {**fit_kw, **extra}
+        known = {"n": int(len(pairs[0])), "n_fit": int(len(fit_pairs[0])),
+                 "n_holdout": int(len(held[0])), "pairs_only": pairs_metrics(base, *held)}
     record = {**{k: v for k, v in cfg.items() if k != "method"}, "method": method,
               "method_config": method_cfg, "seeds": seeds, "n_a": int(len(xa)), "n_b": int(len(xb)),
               "dims": [int(xa.shape[1]), int(xb.shape[1])]}
@@ -104,6 +136,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         _check_resume(run_dir, record, bool(cfg.get("resume")), bool(cfg.get("overwrite")))
         rundir.write_config(run_dir, record)
     score_fn = scorer(xa, xb)
+    null = null_scores(xa, xb) if job.main else None   # the verdicts' random-map baseline
     per_seed: dict[str, dict] = {}
     for seed in seeds:
         sdir = rundir.seed_dir(run_dir, seed)
@@ -128,13 +161,19 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
                 write_json(sdir / "done.json", {"seconds": seconds})
         if not job.main:
             continue
-        per_seed[str(seed)] = {**unsupervised_score(tr, xa, xb), "seconds": seconds}
+        scores = unsupervised_score(tr, xa, xb)
+        per_seed[str(seed)] = {**scores, "seconds": seconds,
+                               "verdict": verdict(tr, xa, xb, scores, null)}
+        if held is not None:   # the paired truth the known pairs give, beside the verdict
+            per_seed[str(seed)]["known_pairs"] = pairs_metrics(tr, *held)
         log.info("seed %d: %s", seed,
                  ", ".join(f"{k} {v:.4g}" for k, v in per_seed[str(seed)].items()))
     distributed.teardown(job)
     if not job.main:
         return {}
-    chosen = max(seeds, key=lambda s: score_value(per_seed[str(s)]))
+    # the pair-free score picks among seeds; an aligned seed beats any seed that is not
+    chosen = max(seeds, key=lambda s: (per_seed[str(s)]["verdict"]["label"] == "aligned",
+                                       score_value(per_seed[str(s)])))
     if cls.trains_in_steps:   # every seed's training curves in one figure: DIR/curves.png
         states = {s: rundir.seed_dir(run_dir, s) / "checkpoint" / "state.json" for s in seeds}
         logs = {f"seed {s}" + (" (chosen)" if s == chosen else ""): read_json(p)["history"]
@@ -146,6 +185,9 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
     shutil.copytree(rundir.translator_dir(run_dir, chosen), tmp)
     replace_dir(tmp, rundir.translator_dir(run_dir))
     selection = {"criterion": "vec2vec.selection.unsupervised_score['score'] (higher is better)",
-                 "chosen_seed": chosen, "per_seed": per_seed}
+                 "chosen_seed": chosen, "verdict": per_seed[str(chosen)]["verdict"],
+                 "per_seed": per_seed}
+    if known is not None:
+        selection["known_pairs"] = {**known, "chosen": per_seed[str(chosen)]["known_pairs"]}
     write_json(rundir.selection_path(run_dir), selection)
     return selection

@@ -44,7 +44,7 @@ from inversion.train import load_inverter
 from vec2vec.audit.identify import candidate_names, embed_candidates, format_result, identify
 from vec2vec.audit.report import write_html
 from vec2vec.data.cache import embed
-from vec2vec.data.corpora import get_split, read_user_file
+from vec2vec.data.corpora import get_split, read_user_file, resolve_split
 from vec2vec.data.embedders import get_embedder
 from vec2vec.data.io import atomic_path, file_sha256, read_json, save_npy, write_json
 from vec2vec.data.validation import check_vectors, l2_normalize
@@ -120,6 +120,39 @@ def load_truth(path: str | Path, n: int) -> tuple[list[str], list[str] | None]:
     return texts, (labels if all(labels) else None)
 
 
+def load_known_pairs(path: str | Path, leaked: np.ndarray, known: str,
+                     progress: bool = False) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Known documents of the leak: a ``.jsonl`` of ``{"index": i, "text": "..."}``, row ``i`` of
+    the leaked set being the embedding of ``text``. The texts are embedded by ``known`` (cached).
+    Returns (leaked rows [N, d], their texts' known vectors [N, d_known], indices)."""
+    path = Path(path)
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        raise ValueError(f"known_pairs={path}: expected an existing .jsonl file of "
+                         '{"index": i, "text": "..."} lines (row i of the leak is that text)')
+    idx = []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            i, text = int(rec["index"]), str(rec["text"])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"known_pairs={path}: line {no} is not a JSON object with an integer "
+                             '"index" and a "text"') from None
+        if not 0 <= i < len(leaked) or not text.strip():
+            raise ValueError(f"known_pairs={path}: line {no}: index {i} is outside the "
+                             f"{len(leaked)} leaked rows, or the text is empty")
+        idx.append(i)
+    if len(set(idx)) != len(idx) or len(idx) < 2:
+        raise ValueError(f"known_pairs={path}: need at least 2 pairs with distinct indices, got "
+                         f"{len(idx)} ({len(idx) - len(set(idx))} repeated)")
+    vecs = embed(known, corpus=str(path), split="all", progress=progress)
+    if len(vecs) != len(idx):   # empty or duplicate texts would shift the rows
+        raise ValueError(f"known_pairs={path}: {len(idx)} lines but {len(vecs)} texts were read; "
+                         "every line needs its own non-empty text")
+    return leaked[idx], vecs, idx
+
+
 def simulate_leak(embedder: str, corpus: str, split: str, n: int, folder: str | Path,
                   seed: int = 0) -> tuple[Path, Path]:
     """A leak to audit, for benchmarks and tests: ``folder/leaked.npy`` (``embedder``'s vectors of
@@ -155,12 +188,16 @@ def attribute_accuracy(pred: np.ndarray, names: list[str], truth: list[str]) -> 
 
 
 # ----- translation -------------------------------------------------------------------------------
-def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path) -> dict:
+def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path,
+                    pairs: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Fit each method of ``cfg["methods"]`` on (leaked = space a, public = space b) into
-    ``out/translators/<method>`` and choose one by the unsupervised score.
+    ``out/translators/<method>`` and choose one: an ``aligned`` verdict first; then, with known
+    ``pairs`` (leaked rows [N, d], known vectors [N, d_known]), the best mean cosine on the
+    held-out pairs, else the pair-free score.
 
-    The GAN (``vec2vec``) warm-starts from the fitted ``mini-vec2vec`` when both are listed.
-    Returns ``{"chosen", "criterion", "methods": {name: {"score", "seconds", ...}}}``.
+    The GAN (``vec2vec``) warm-starts from the fitted ``mini-vec2vec`` when both are listed (with
+    known pairs it refits it from the pairs: cheap, the pairs' start alone is refined).
+    Returns ``{"chosen", "criterion", "methods": {name: {"score", "seconds", "verdict", ...}}}``.
     """
 
     methods = list(cfg["methods"])
@@ -172,25 +209,37 @@ def fit_translators(leaked: np.ndarray, public: np.ndarray, cfg: dict, out: Path
     record: dict = {"methods": {}}
     for method in methods:
         params = {"name": method, **(cfg.get("method_configs") or {}).get(method, {})}
-        if method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params:
+        if (method == "vec2vec" and "mini-vec2vec" in methods and "warm_start" not in params
+                and pairs is None):
             params["warm_start"] = str(out / "translators" / "mini-vec2vec" / "translator")
         run_cfg = {"method": params, "source": "leaked", "target": cfg["known"],
                    "corpus": str(cfg["public_corpus"]), "split_seed": int(cfg["seed"]),
                    "n_a": len(leaked), "n_b": len(public), "seed": int(cfg["seed"]),
                    "seeds": None, "resume": True, "ckpt_every": 100,
+                   "known_pairs_holdout": float(cfg.get("known_pairs_holdout", 0.2)),
                    "progress": bool(cfg["progress"]), "device": cfg["device"],
                    "run_dir": str(out / "translators" / method)}
         t0 = time.time()
         print(f"[audit] fitting {method} (leaked {leaked.shape} -> {cfg['known']} "
               f"{public.shape})", file=sys.stderr)
-        sel = train_run(run_cfg, leaked, public)
+        sel = train_run(run_cfg, leaked, public, pairs=pairs)
         scores = sel["per_seed"][str(sel["chosen_seed"])]
         record["methods"][method] = {"score": float(scores["score"]),
                                      "seconds": float(scores.get("seconds", time.time() - t0)),
-                                     "selection": scores}
-    chosen = max(record["methods"], key=lambda m: record["methods"][m]["score"])
-    record["chosen"] = chosen
-    record["criterion"] = CRITERION
+                                     "verdict": sel["verdict"], "selection": scores}
+        if "known_pairs" in sel:
+            record["methods"][method]["known_pairs"] = sel["known_pairs"]
+
+    def rank(m):
+        r = record["methods"][m]
+        held = r.get("known_pairs", {}).get("chosen", {})
+        measured = held["ab"]["cos"] if "ab" in held else -1.0
+        return r["verdict"]["label"] == "aligned", measured, r["score"]
+
+    record["chosen"] = max(record["methods"], key=rank)
+    record["criterion"] = ("an aligned verdict first, then the mean cosine on held-out known "
+                           "pairs, then " + CRITERION) if pairs is not None else (
+                           "an aligned verdict first, then " + CRITERION)
     return record
 
 
@@ -230,8 +279,13 @@ def fit_identified(ident: dict, candidate: np.ndarray, public: np.ndarray, cfg: 
            f"(pairs of public texts, none leaked)")
     print(f"[audit] the leak matches {name} (nn ratio {stats['nn_ratio']:.3f}, mean cosine "
           f"{stats['mean_cos']:.3f}): {how}", file=sys.stderr)
+    sure = {"label": "aligned", "evidence": {"identified": name, **stats},
+            "explain": (f"Aligned: the leak is {name}'s output (nearest-neighbour ratio "
+                        f"{stats['nn_ratio']:.3f}, mean cosine {stats['mean_cos']:.3f}), translated "
+                        "by a map fitted on public texts embedded by both.")}
     return {"chosen": IDENTIFIED, "methods": {IDENTIFIED: {
-                "score": float(stats["nn_ratio"]), "seconds": time.time() - t0, "selection": {}}},
+                "score": float(stats["nn_ratio"]), "seconds": time.time() - t0, "selection": {},
+                "verdict": sure}},
             "criterion": f"identified as {name}: {how}",
             "identification": {**ident, "embedder": name, "method": method,
                                "public_pairs": int(len(public))}}
@@ -298,10 +352,50 @@ def inverter_dir(cfg: dict, dim: int) -> Path:
     return run_dir
 
 
+def translation_section(selection: dict) -> dict:
+    """What the report says about the translation: the chosen method's pair-free verdict, the
+    known pairs' measurement when there were any, and whether the leakage figures are a lower
+    bound (anything but an aligned verdict)."""
+    chosen = selection["methods"][selection["chosen"]]
+    v = chosen["verdict"]
+    section = {"method": selection["chosen"], "verdict": v,
+               "lower_bound": v["label"] != "aligned"}
+    if "known_pairs" in chosen:
+        section["known_pairs"] = chosen["known_pairs"]
+    if section["lower_bound"]:
+        section["warning"] = (
+            "The translation is not known to be right (verdict: " + v["label"] + "), so the "
+            "leakage figures below are a lower bound from a translation that may have failed, "
+            "not evidence that the leak is safe. An attacker with a better translation, or a few "
+            "known documents, may read much more. What would settle it: known pairs "
+            "(known_pairs=PATH.jsonl), more public texts of the same domain (public_n=), or "
+            "identify=auto if the leak may come from an embedder you can run.")
+    return section
+
+
+def attribute_baselines(pred: np.ndarray, names: list[str], truth: list[str]) -> dict:
+    """Accuracy beside what it must beat: chance (1/labels), the majority class of the truth,
+    macro-F1 over the labels that occur, and the lift = accuracy / max(chance, majority)."""
+    pred_names = [names[p] for p in pred]
+    acc = float(np.mean([p == t for p, t in zip(pred_names, truth)]))
+    counts = {lab: truth.count(lab) for lab in set(truth)}
+    majority = max(counts.values()) / len(truth)
+    f1s = []
+    for lab in counts:
+        tp = sum(p == t == lab for p, t in zip(pred_names, truth))
+        fp = sum(p == lab != t for p, t in zip(pred_names, truth))
+        fn = counts[lab] - tp
+        f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
+    chance = 1.0 / len(names)
+    return {"attribute_accuracy": acc, "attribute_macro_f1": float(np.mean(f1s)),
+            "attribute_chance": chance, "attribute_majority": float(majority),
+            "attribute_lift": acc / max(chance, majority)}
+
+
 def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
     res = {}
     if truth_labels is not None:
-        res["attribute_accuracy"] = attribute_accuracy(pred_attr, names, truth_labels)
+        res |= attribute_baselines(pred_attr, names, truth_labels)
     if inv is not None:
 
         scores = score([r["text"] for r in inv], truth_texts[:len(inv)])
@@ -314,13 +408,14 @@ def _leakage(pred_attr, names, truth_labels, inv, truth_texts) -> dict:
 RESULT_KEYS = ("known", "public_corpus", "public_split", "public_n", "labels", "methods",
                "method_configs", "seed", "invert_steps", "invert_beam", "invert_temperature",
                "invert_polish", "inverter", "retrieval", "retrieval_k", "oracle_method", "min_leaked",
-               "identify")
+               "identify", "known_pairs", "known_pairs_holdout")
 
 
 # keys added to RESULT_KEYS after audits were first written, with the value an older key.json
 # implied: proposals were sampled at temperature 1.0 before the knob existed; no polish (and no
 # identification) before theirs
-KEYS_ADDED = {"invert_temperature": 1.0, "invert_polish": 0, "identify": []}
+KEYS_ADDED = {"invert_temperature": 1.0, "invert_polish": 0, "identify": [], "known_pairs": None,
+              "known_pairs_holdout": 0.2}
 
 
 def _comparable_key(key: dict) -> dict:
@@ -343,6 +438,8 @@ def check_out_dir(cfg: dict, out: Path) -> None:
     key = _comparable_key({k: cfg.get(k) for k in RESULT_KEYS})
     key["leaked_sha256"] = file_sha256(cfg["input"])
     key["truth_sha256"] = file_sha256(cfg["truth"]) if cfg.get("truth") else None
+    if cfg.get("known_pairs"):
+        key["known_pairs_sha256"] = file_sha256(cfg["known_pairs"])
     path = out / "key.json"
     if path.is_file():
         old = _comparable_key(read_json(path))
@@ -363,6 +460,7 @@ def run(cfg: dict) -> dict:
     if not cfg.get("out_dir"):
         raise ValueError("out_dir=DIR is required (report.html and report.json go there)")
     leaked = load_leaked(cfg["input"], int(cfg["min_leaked"]))
+    cfg["public_split"] = resolve_split(str(cfg["public_corpus"]), cfg.get("public_split"), "a")
     if int(cfg["invert_chunk"]) < 1 or int(cfg["invert_batch"]) < 1:
         raise ValueError("invert_chunk and invert_batch must be >= 1")
     check_temperature(cfg["invert_temperature"])   # fail before any work; invert() converts it
@@ -406,10 +504,15 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
     ident, cand_vecs = identify_leak(leaked, public, cfg)   # times itself
     timings["identify"] = ident["seconds"]
     t0 = time.time()
+    pairs = None
+    if cfg.get("known_pairs"):
+        pa, pb, _ = load_known_pairs(cfg["known_pairs"], leaked, cfg["known"],
+                                     bool(cfg["progress"]))
+        pairs = (pa, pb)
     if ident["identified"]:
         selection = fit_identified(ident, cand_vecs[ident["identified"]], public, cfg, out)
     else:
-        selection = fit_translators(leaked, public, cfg, out)
+        selection = fit_translators(leaked, public, cfg, out, pairs)
         selection["identification"] = ident
     translator = translator_of(out, selection["chosen"])
     translated = l2_normalize(translator.translate(leaked, "ab"))
@@ -452,6 +555,7 @@ def _run(cfg: dict, out: Path, leaked: np.ndarray) -> dict:
         "known": cfg["known"], "public_corpus": {"name": str(cfg["public_corpus"]),
                                                  "split": cfg["public_split"], "n": len(public)},
         "selection": selection,
+        "translation": translation_section(selection),
         "labels": {"source": str(cfg.get("labels") or DEFAULT_LABELS.name),
                    "names": labels.names, "descriptions": labels.descriptions},
         "attribute_distribution": {labels.names[k]: int(c) for k, c in
@@ -528,15 +632,21 @@ def summary_text(rep: dict) -> str:
     lines = [f"leaked: {rep['leaked']['n']} vectors of dim {rep['leaked']['dim']} -> "
              f"{rep['known']} (public corpus {rep['public_corpus']['name']}, "
              f"{rep['public_corpus']['n']} texts)"]
+    tr = rep.get("translation")
+    if tr:
+        lines.append(f"translation verdict: {tr['verdict']['explain']}")
+        if tr.get("warning"):
+            lines.append("WARNING: " + tr["warning"])
     ident = sel.get("identification") or {}
     if ident.get("candidates"):
         lines.append(format_result(ident))
     if ident.get("identified"):
         lines.append(sel["criterion"])
     else:
-        lines.append("method     score   seconds")
+        lines.append("method     score   seconds  verdict")
         for m, r in sel["methods"].items():
-            lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}" +
+            lines.append(f"{m:<10} {r['score']:.4f} {r['seconds']:8.1f}  "
+                         f"{r.get('verdict', {}).get('label', '-')}" +
                          ("  <- chosen" if m == sel["chosen"] else ""))
     top = sorted(rep["attribute_distribution"].items(), key=lambda kv: -kv[1])[:5]
     lines.append("top attributes: " + ", ".join(f"{k} {v}" for k, v in top))

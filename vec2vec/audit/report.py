@@ -22,6 +22,9 @@ table{border-collapse:collapse;margin:.5em 0;font-size:.92em} th,td{border:1px s
 text-align:left;vertical-align:top} th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#666;font-size:.9em} .chosen{background:#eaf6ea} .kpi{display:inline-block;margin:.3em 1.2em .3em 0}
 .kpi b{font-size:1.4em;display:block}
+.verdict{border-radius:6px;padding:.2em 1em;margin:1em 0;border:2px solid}
+.verdict.ok{border-color:#2a7;background:#efe}.verdict.warn{border-color:#d90;background:#ffe}
+.verdict.bad{border-color:#c33;background:#fee}
 """
 
 
@@ -63,6 +66,26 @@ def bar_chart(counts: dict[str, int], truth: dict[str, int] | None = None, width
                          f'fill="#aaa"><title>{escape(name)}: {t} true</title></rect>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _verdict(rep: dict) -> str:
+    """The translation's verdict, first thing on the page: a failed translation must not read
+    as a safe leak."""
+    tr = rep.get("translation")
+    if not tr:
+        return ""
+    v = tr["verdict"]
+    cls = {"aligned": "ok", "not_aligned": "bad", "uncertain": "warn"}[v["label"]]
+    kp = tr.get("known_pairs")
+    measured = ""
+    if kp and kp["chosen"].get("ab"):
+        c = kp["chosen"]
+        measured = (f"<p>Measured on {kp['n_holdout']} held-out known pairs: top-1 "
+                    f"{c['ab']['top1']:.2f} (chance {c['top1_chance']:.2f}), mean cosine to the "
+                    f"true vectors {c['ab']['cos']:.3f}.</p>")
+    warning = f"<p><b>{escape(tr['warning'])}</b></p>" if tr.get("warning") else ""
+    return (f'<div class="verdict {cls}"><h2>Translation verdict: {escape(v["label"])}</h2>'
+            f"<p>{escape(v['explain'])}</p>{measured}{warning}</div>")
 
 
 def _summary(rep: dict) -> str:
@@ -189,6 +212,7 @@ def render_html(rep: dict, n_examples: int = 200) -> str:
 <p class="muted">Leaked vectors: {escape(rep['leaked']['path'])} · public corpus:
 {escape(rep['public_corpus']['name'])} ({rep['public_corpus']['n']:,} texts) · known embedder:
 {escape(rep['known'])}</p>
+{_verdict(rep)}
 <h2>Summary</h2>
 {_summary(rep)}
 <h2>Which embedder made the leak?</h2>

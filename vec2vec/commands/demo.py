@@ -1,6 +1,7 @@
 """``vec2vec demo`` (``make demo``): the main job on the embedded defaults, results printed."""
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -8,6 +9,7 @@ from vec2vec.audit.pipeline import run as run_audit
 from vec2vec.audit.pipeline import simulate_leak, summary_text
 from vec2vec.config import load
 from vec2vec.data.cache import embed, entry_dir
+from vec2vec.data.io import atomic_path
 from vec2vec.evaluate import evaluate_run, format_table
 from vec2vec.runtime import thread_limit
 from vec2vec.train import run as run_train
@@ -47,14 +49,19 @@ def translate_step(cfg: dict) -> None:
         print(format_table(out["results"]), flush=True)
 
 
-def audit_step(cfg: dict) -> None:
+def audit_step(cfg: dict, leak: str = "mpnet", step: str = "3", known_pairs: int = 0) -> None:
     runs, n_eval = cfg["out_dir"], int(cfg["n_eval"])
-    print(f"\n== 3. audit of a simulated leak: {n_eval} mpnet vectors of held-out texts, attacker "
-          f"holds minilm + {cfg['n_train']} other texts")
-    leaked, truth = simulate_leak("mpnet", cfg["corpus"], "eval", n_eval,
-                                  os.path.join(runs, "leak"))
-    audit_cfg = load("audit", [
-        f"input={leaked}", f"truth={truth}", f"out_dir={os.path.join(runs, 'audit')}",
+    pairs_txt = f" and {known_pairs} known documents of the leak" if known_pairs else ""
+    print(f"\n== {step}. audit of a simulated leak: {n_eval} {leak} vectors of held-out texts, "
+          f"attacker holds minilm + {cfg['n_train']} other texts{pairs_txt}")
+    folder = os.path.join(runs, f"leak-{leak}")
+    leaked, truth = simulate_leak(leak, cfg["corpus"], "eval", n_eval, folder)
+    extra = []
+    if known_pairs:
+        extra = [f"known_pairs={write_known_pairs(truth, known_pairs, folder)}"]
+    name = f"audit-{leak}" + (f"-{known_pairs}pairs" if known_pairs else "")
+    audit_cfg = load("audit", [*extra,
+        f"input={leaked}", f"truth={truth}", f"out_dir={os.path.join(runs, name)}",
         "known=minilm", f"public_corpus={cfg['corpus']}", "public_split=a",
         f"public_n={cfg['n_train']}", f"min_leaked={min(n_eval, 1000)}", "methods=[mini-vec2vec]",
         f"invert_n={cfg['n_invert']}", f"ceiling_invert_n={cfg['n_invert']}",
@@ -64,17 +71,33 @@ def audit_step(cfg: dict) -> None:
         "identify=[]"])
     rep = run_audit(audit_cfg)
     print(summary_text(rep))
-    print(f"report: {os.path.join(runs, 'audit', 'report.html')}")
+    print(f"report: {os.path.join(runs, name, 'report.html')}")
+
+
+def write_known_pairs(truth: str, n: int, folder: str) -> str:
+    """The first ``n`` leaked rows' texts as known pairs (``{"index", "text"}`` lines)."""
+    path = os.path.join(folder, f"known_pairs_{n}.jsonl")
+    with open(truth, encoding="utf-8") as f:
+        texts = [json.loads(line)["text"] for line in f if line.strip()][:n]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps({"index": i, "text": t}) + "\n"
+                               for i, t in enumerate(texts)), encoding="utf-8")
+    return path
 
 
 def main(cfg: dict) -> int:
     """``vec2vec demo [n_train=5000 n_eval=2048 n_invert=32 out_dir=runs/demo]``: embed, train
-    minilm <-> mpnet without pairs and evaluate it, then audit a simulated mpnet leak. A second
-    run reuses every cached embedding and finished run."""
+    minilm <-> mpnet without pairs and evaluate it, audit a simulated mpnet leak, then an
+    e5-small leak without pairs (the verdict says whether to trust it) and with known pairs.
+    A second run reuses every cached embedding and finished run."""
     t0 = time.perf_counter()
     with thread_limit(int(cfg.get("threads") or 0)):
         embed_step(cfg)
         translate_step(cfg)
         audit_step(cfg)
+        # a leak the minilm auditor cannot translate without pairs: the verdict says so; then
+        # the same leak with known documents, which seed and measure the translation
+        audit_step(cfg, leak="e5-small", step="4")
+        audit_step(cfg, leak="e5-small", step="5", known_pairs=int(cfg["known_pairs"]))
     print(f"\ndemo finished in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from vec2vec.data.cache import embed, entry_dir
+from vec2vec.data.corpora import resolve_split
 
 
 def main(cfg: dict) -> int:
@@ -13,6 +14,7 @@ def main(cfg: dict) -> int:
     output=x.npy``: the vectors go to the cache (resumable chunks) and, with ``output``, to a .npy
     file with a JSON manifest beside it."""
     t0 = time.perf_counter()
+    cfg["split"] = resolve_split(cfg["corpus"], cfg.get("split"), "eval")
     sizes = {k: v for k, v in (cfg.get("sizes") or {}).items() if v is not None}
     corpus_opts = {k: v for k, v in (cfg.get("corpus_opts") or {}).items() if v is not None}
     vectors = embed(embedder=cfg["embedder"], corpus=cfg["corpus"], split=cfg["split"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from vec2vec.evaluate import evaluate_run, format_table
+from vec2vec.evaluate import evaluate_run, format_table, verdict_vs_truth
 from vec2vec.runtime import thread_limit
 
 
@@ -24,5 +24,6 @@ def main(cfg: dict) -> int:
     print(f"{out['source']} <-> {out['target']} on {out['corpus']} (n_eval={out['n_eval']}, "
           f"{out['eval_rows']} rows), method {out['method']}")
     print(format_table(out["results"]))
+    print(verdict_vs_truth(out))
     print(f"wrote {Path(cfg['run_dir']) / 'eval.json'} in {time.time() - t0:.1f}s")
     return 0

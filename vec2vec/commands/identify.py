@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vec2vec.audit.identify import candidate_names, embed_candidates, format_result, identify
+from vec2vec.data.corpora import resolve_split
 from vec2vec.data.io import write_json
 from vec2vec.data.vectors import load_vectors
 
@@ -21,6 +22,7 @@ def main(cfg: dict) -> int:
         raise ValueError(f"output={out} exists; pass overwrite=true to replace it, or choose "
                          "another output")
     leaked = load_vectors(cfg["input"], min_rows=2)
+    cfg["public_split"] = resolve_split(str(cfg["public_corpus"]), cfg.get("public_split"), "a")
     names = candidate_names(cfg["candidates"], leaked.shape[1])
     if not names:
         raise ValueError(f"no candidate embedder of dimension {leaked.shape[1]}: list some with "

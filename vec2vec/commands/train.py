@@ -21,6 +21,14 @@ def main(cfg: dict) -> int:
     for s, rec in sel["per_seed"].items():
         mark = "  <- chosen" if int(s) == sel["chosen_seed"] else ""
         print(f"{s:>6} {score_value(rec):>9.4f} {rec['seconds']:>8.1f}{mark}")
+    print(f"verdict (no pairs used): {sel['verdict']['explain']}")
+    kp = sel.get("known_pairs")
+    if kp and kp["chosen"].get("ab"):
+        print(f"known pairs: {kp['n_fit']} seeded the fit; on the {kp['n_holdout']} held out, "
+              f"top-1 {kp['chosen']['ab']['top1']:.2f} / {kp['chosen']['ba']['top1']:.2f} "
+              f"(chance {kp['chosen']['top1_chance']:.2f}), cosine {kp['chosen']['ab']['cos']:.3f}"
+              f" / {kp['chosen']['ba']['cos']:.3f} (the pairs' own map: "
+              f"{kp['pairs_only']['ab']['cos']:.3f} / {kp['pairs_only']['ba']['cos']:.3f})")
     print(f"run dir: {cfg['run_dir']} ({time.time() - t0:.1f} s); next: vec2vec evaluate "
           f"run_dir={cfg['run_dir']}")
     return 0

@@ -317,6 +317,14 @@ def clean(texts: list[str], labels: list[str] | None = None, dedup: bool = True,
     return out_t, out_l
 
 
+def resolve_split(corpus: str, split: str | None, registry_default: str) -> str:
+    """The split to use: ``split`` when given; else ``registry_default`` for a registry corpus
+    and ``all`` for a user's file (embedded whole and in file order, never silently subsampled)."""
+    if split is not None:
+        return split
+    return registry_default if _is_registry(str(corpus)) else "all"
+
+
 def _is_registry(name: str) -> bool:
     """True for a registry name, False for a file path; ValueError for neither."""
     if name in CORPORA:

@@ -127,6 +127,9 @@ class Translator(ABC):
         self.dims: tuple[int, int] | None = None  # (d_a, d_b) once fitted
         # direction -> {"mean", "axes", "gain"} of vec2vec.shrink; {} = outputs not shrunk
         self.shrinkage: dict[str, dict[str, np.ndarray]] = {}
+        # what the fit itself saw of its own success, without pairs (JSON; saved with the
+        # translator and read by vec2vec.verdict), e.g. mini-vec2vec's start agreement
+        self.fit_evidence: dict[str, Any] = {}
 
     @property
     def shrink_k(self) -> int:
@@ -142,6 +145,7 @@ class Translator(ABC):
             raise ValueError(f"{self.method} is fitted on paired rows; got {len(xa)} vs {len(xb)}")
         self.dims = (xa.shape[1], xb.shape[1])
         self.shrinkage = {}
+        self.fit_evidence = {}
         self._fit(xa, xb)
         if self.shrink_k > 0:
             self.fit_shrinkage(xa, xb)
@@ -187,7 +191,7 @@ class Translator(ABC):
                          metadata={"method": self.method})
         write_json(directory / "translator.json", {
             "format": "vec2vec-translator", "version": FORMAT_VERSION, "method": self.method,
-            "dims": list(self.dims), "config": self.config})
+            "dims": list(self.dims), "config": self.config, "fit_evidence": self.fit_evidence})
         return directory
 
     @staticmethod
@@ -202,6 +206,7 @@ class Translator(ABC):
                              f"is not supported (expected {FORMAT_VERSION})")
         obj = get_translator(meta["method"], **meta.get("config", {}))
         obj.dims = tuple(meta["dims"])
+        obj.fit_evidence = dict(meta.get("fit_evidence") or {})
         state = load_safetensors(directory / "weights.safetensors")
         shrink = {k: state.pop(k) for k in list(state) if k.startswith(SHRINK_PREFIX)}
         obj.load_state_dict(state)

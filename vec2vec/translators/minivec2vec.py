@@ -434,6 +434,13 @@ class MiniVec2Vec(LinearTranslator):
                 break
         best = int(np.argmax([x[0] for x in starts]))
         _, w, self.snapshots, _ = starts[best]
+        # independent starts that land on one map mark the right optimum (vec2vec.verdict)
+        self.fit_evidence = {
+            "start_agreement": max((h["agreement"] for h in self.history), default=0.0),
+            "starts": len(starts), "given_starts": sorted(given),
+            "agreeing_pair": next(([inits[j][0], h["step"]] for j, h in enumerate(self.history)
+                                   if c["agree_stop"] and h["agreement"] >= c["agree_stop"]),
+                                  None)}
         self.history.append({"step": "chosen-start", "start": inits[best][0]})
         for t in range(n_start_iters, iters):
             w = self._refine_step(za_r, zb_r, w, sched[t])

@@ -104,4 +104,5 @@ class PivotTranslator(LinearTranslator):
         self.history = [{"stage": name, **h} for name, leg in legs.items() for h in leg.history]
         self.history += [{"stage": "a->b", **h} for h in final.history]
         self.mean_a, self.mean_b, self.scale = final.mean_a, final.mean_b, final.scale
+        self.fit_evidence = dict(final.fit_evidence)
         self._set_maps(final.w_ab)

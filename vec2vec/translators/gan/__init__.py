@@ -83,7 +83,8 @@ class GANTranslator(Translator):
 
     def fit(self, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = None,
             resume: bool = False, ckpt_every: int = 0, progress: bool = False,
-            score_fn: Callable | None = None) -> "GANTranslator":
+            score_fn: Callable | None = None,
+            start_maps: dict[str, np.ndarray] | None = None) -> "GANTranslator":
         """As ``Translator.fit``, trained by :func:`loop.train_gan`.
 
         run_dir: checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go to
@@ -91,9 +92,10 @@ class GANTranslator(Translator):
         ``score_fn(translator) -> float`` (pair-free, higher = better) is called at step 0 and
         every ``eval_every`` steps; ``keep_best`` and ``patience`` act on it. Default: the
         selection score of :mod:`vec2vec.selection` when either of them is set.
+        ``start_maps``: given starts of the mini-vec2vec warm start (e.g. from known pairs).
         """
         self._loop_kw = {"run_dir": run_dir, "resume": resume, "ckpt_every": ckpt_every,
-                         "progress": progress, "score_fn": score_fn}
+                         "progress": progress, "score_fn": score_fn, "start_maps": start_maps}
         try:
             return super().fit(xa, xb)
         finally:

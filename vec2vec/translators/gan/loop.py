@@ -127,6 +127,7 @@ def save_checkpoint(path: Path, st: dict) -> None:
             "optimizers": opt_meta,
             "scalers": {k: st[k].state_dict() for k in ("scaler_g", "scaler_d")},
             "history": st["history"], "elapsed": st["elapsed"], "stopped": bool(st.get("stopped")),
+            "fit_evidence": st["tr"].fit_evidence,
             "best": None if st.get("best") is None else
             {"score": st["best"]["score"], "step": st["best"]["step"]}}
     write_checkpoint(path, tensors, meta, CKPT_FORMAT, CKPT_VERSION)
@@ -160,6 +161,7 @@ def load_checkpoint(path: Path, st: dict) -> None:
     st["pairs"] = prefixed(tensors, "pairs") or None
     st["step"], st["history"], st["elapsed"] = meta["step"], meta["history"], meta.get("elapsed", 0.0)
     st["stopped"] = bool(meta.get("stopped")) and int(st["cfg"].get("patience") or 0) > 0
+    st["tr"].fit_evidence = dict(meta.get("fit_evidence") or {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +190,8 @@ def check_batch(n_a: int, n_b: int, batch_size: int) -> None:
 
 def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = None,
               resume: bool = False, ckpt_every: int = 0, progress: bool = False,
-              score_fn: Callable | None = None, stop_after: int | None = None) -> dict:
+              score_fn: Callable | None = None, stop_after: int | None = None,
+              start_maps: dict | None = None) -> dict:
     """Fit the GAN translator ``tr`` (a ``GANTranslator``) on unpaired xa [n_a, d_a], xb [n_b, d_b].
 
     run_dir: where checkpoints (every ``ckpt_every`` steps and at the end) and curves.png go;
@@ -218,7 +221,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     betas = tuple(cfg["betas"])
     use_amp = bool(cfg["amp"]) and device.startswith("cuda")
     st: dict[str, Any] = {
-        "net": net, "discs": discs, "cfg": cfg, "dims": tr.dims, "step": 0, "history": [],
+        "tr": tr, "net": net, "discs": discs, "cfg": cfg, "dims": tr.dims, "step": 0, "history": [],
         "elapsed": 0.0, "pairs": None,
         "opt_g": torch.optim.Adam(net.parameters(), lr=cfg["lr_g"], betas=betas,
                                   weight_decay=cfg["weight_decay"]),
@@ -234,7 +237,7 @@ def train_gan(tr, xa: np.ndarray, xb: np.ndarray, run_dir: str | Path | None = N
     elif job.main:  # other ranks get these weights when DDP wraps the networks (below)
         t0 = time.time()
         if cfg["warm_start"]:
-            maps = fit_warm_start(cfg, xa, xb)
+            maps, tr.fit_evidence = fit_warm_start(cfg, xa, xb, start_maps)
             s, xs = ("a", xa) if xa.shape[1] <= xb.shape[1] else ("b", xb)
             init_from_linear(net, maps, center_normalize(xs, maps[f"mean_{s}"])[0])
         else:

@@ -30,7 +30,6 @@ docs/research-notes.md).
 """
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vec2vec.translators.base import REGISTRY, Translator, get_translator
+from vec2vec.translators.base import Translator, get_translator, method_class
 from vec2vec.translators.linear import center_normalize, residual_scale
 
 
@@ -242,14 +241,20 @@ def init_from_linear(net: VecGANNet, maps: dict[str, np.ndarray], z_anchor: np.n
         lin.bias.zero_()
 
 
-def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.ndarray]:
-    """Fit the warm-start method (cfg["warm_start"]) on unpaired xa, xb; return its linear maps.
+def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray,
+                   start_maps: dict | None = None) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit the warm-start method (cfg["warm_start"]) on unpaired xa, xb; return its linear maps
+    and its ``fit_evidence`` (the GAN inherits it: a refinement does not rescue a wrong start).
 
     ``warm_start`` is a method name (fitted here, with this run's seed unless
     ``warm_start_config`` sets one) or the directory of an already fitted translator (loaded).
+    ``start_maps``: given starts for a warm-start method that takes them (mini-vec2vec).
     """
     name = str(cfg["warm_start"])
     if (Path(name) / "translator.json").is_file():
+        if start_maps:
+            raise ValueError(f"warm_start={name} is an already fitted translator: start maps "
+                             "(known pairs) need warm_start=mini-vec2vec")
         lin = Translator.load(name)
         if lin.needs_pairs:   # a saved oracle must not seed an unsupervised fit either
             raise ValueError(f"warm_start={name}: a {lin.method} translator was fitted on paired "
@@ -260,13 +265,12 @@ def fit_warm_start(cfg: dict, xa: np.ndarray, xb: np.ndarray) -> dict[str, np.nd
                              f"({xa.shape[1]}, {xb.shape[1]})")
     else:
         wcfg = dict(cfg.get("warm_start_config") or {})
-        if name not in REGISTRY:
-            get_translator(name)  # raises, listing the valid names
-        if REGISTRY[name].needs_pairs:
+        cls = method_class(name)   # unknown names are refused, listing the valid ones
+        if cls.needs_pairs:
             raise ValueError(f"warm_start={name!r} needs paired data; vec2vec is unsupervised: "
                              "use an unsupervised method (e.g. warm_start=mini-vec2vec)")
-        if "seed" in inspect.signature(REGISTRY[name].__init__).parameters:
+        if "seed" in cls.config_keys():
             wcfg.setdefault("seed", int(cfg["seed"]))
         lin = get_translator(name, **wcfg)
-        lin.fit(xa, xb)
-    return linear_maps(lin, xa, xb)
+        lin.fit(xa, xb, **({"start_maps": start_maps} if start_maps else {}))
+    return linear_maps(lin, xa, xb), {**lin.fit_evidence, "warm_start": lin.method}
