@@ -49,8 +49,8 @@ from vec2vec.runtime import set_seed
 # Sampling temperature of the "sample" proposals. Measured with the shipped minilm inverter (10
 # steps, beam 4; token F1 differences paired per text, +- one standard error): in domain 0.7 beat
 # 1.0 on three slices (+0.019 +- 0.022, n=60; +0.021 +- 0.014, n=100 with retrieval; +0.034 +-
-# 0.016 on bench_invert's slice); out of domain (foldoc) it was +0.044 +- 0.024 on one slice and
-# -0.028 +- 0.025 on bench_invert's; on 300 foldoc texts -0.002 +- 0.012 (0.342 vs 0.343): no
+# 0.016 on the invert benchmark's slice); out of domain (foldoc) it was +0.044 +- 0.024 on one
+# slice and -0.028 +- 0.025 on the benchmark's; on 300 foldoc texts -0.002 +- 0.012 (0.342 vs 0.343): no
 # effect. 0.5 lost 0.053 +- 0.025 out of domain (too little diversity: the beam's cosine fell
 # 0.741 -> 0.694) for +0.011 +- 0.012 in domain.
 DEFAULT_TEMPERATURE = 0.7

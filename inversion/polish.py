@@ -15,8 +15,8 @@ embeds them (queries to phi, counted against the inversion budget) and keeps the
 the current cosine. So the answer's cosine never falls, at the price of fluency: the polish
 optimises what the vector reveals (the audit's question), not grammar; ``polish=0`` turns it off.
 It needs a target close to the truth: on vectors *translated* from another embedder (cosine ~0.68
-to the true vector) it fits the translation's error and lowered token F1 (0.408 -> 0.348; README),
-so the audit leaves it off.
+to the true vector) it fits the translation's error and lowered token F1 (0.408 -> 0.348;
+docs/results.md, invert_translated_polish.json), so the audit leaves it off.
 
 The vocabulary is the backbone tokenizer's whole-word entries (about 31k words for SmolLM2),
 embedded once per embedder and cached under ``cache_root()/vocab``.

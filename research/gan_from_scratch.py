@@ -1,7 +1,7 @@
 """Does the vec2vec GAN find a translation from random init, with no linear warm start, on a CPU?
 
     python research/gan_from_scratch.py target=mpnet steps=30000
-    python research/gan_from_scratch.py target=e5-small steps=30000 seed=1
+    python research/gan_from_scratch.py target=e5-small steps=20000 seed=1
 
 The paper's recipe at CPU size: no warm start, no self-training targets; adversarial losses on both
 output spaces and on the latent, reconstruction, cycle (x10) and VSP (cycle VSP x10); batch norm
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import output_path, write_result  # noqa: E402
 from research._cli import main as cli_main  # noqa: E402
 
-# the paper's losses and weights (DESIGN.md section 1) on a CPU-sized generator
+# the paper's losses and weights (Jha et al. 2025) on a CPU-sized generator
 SCRATCH = dict(warm_start=None, width=512, in_depth=1, backbone_depth=2, out_depth=1, norm="batch",
                residual_gain_init=1.0, disc_width=512, disc_depth=3, w_rec=1, w_cycle=10, w_vsp=1,
                w_cycle_vsp=10, w_gan=1, w_latent_gan=1, w_pseudo=0, batch_size=256, lr_g=1e-4,

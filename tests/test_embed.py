@@ -233,3 +233,19 @@ def test_a_users_file_is_embedded_whole_and_in_order(tmp_path):
     x = np.load(out)
     assert x.shape == (60, 50)
     np.testing.assert_allclose(x, get_embedder("glove-50").encode(lines), atol=1e-6)
+
+
+def test_truncated_texts_are_counted_and_recorded(tmp_path, monkeypatch, caplog):
+    """A text longer than the model reads is cut: the count is logged and in the manifest."""
+    import logging
+
+    from vec2vec.cli import main
+
+    monkeypatch.setenv("VEC2VEC_CACHE", str(tmp_path / "c"))
+    long = " ".join(["word"] * 400)
+    (tmp_path / "t.txt").write_text(f"short text\n{long}\nanother short one\n")
+    with caplog.at_level(logging.WARNING):
+        assert main(["embed", "embedder=minilm-l3", f"corpus={tmp_path / 't.txt'}",
+                     f"output={tmp_path / 'x.npy'}", "progress=false"]) == 0
+    assert json.loads((tmp_path / "x.json").read_text())["truncated"] == 1
+    assert "1 of 3 texts" in caplog.text and "were cut" in caplog.text

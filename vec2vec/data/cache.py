@@ -15,6 +15,7 @@ match the request is refused with a message naming the mismatch.
 """
 from __future__ import annotations
 
+import logging
 import re
 import sys
 import time
@@ -27,6 +28,7 @@ from vec2vec.data.embedders import cache_root, get_embedder, registry_id
 from vec2vec.data.io import file_lock, load_npy, read_json, save_npy, write_json
 from vec2vec.data.validation import check_vectors
 
+log = logging.getLogger(__name__)
 CHUNK = 1024
 
 
@@ -138,6 +140,10 @@ def _embed_cached(embedder, corpus, split, seed, limit, sizes, request, batch_si
                 f.unlink()
         write_json(manifest_path, {k: request[k] for k in keys} | {"chunk_size": CHUNK})
     vectors = _fill_chunks(folder, texts, embedder, batch_size, progress)
+    request["truncated"] = truncated_count(folder, len(texts))
+    if request["truncated"]:
+        log.warning("%s: %d of %d texts of %s[%s] are longer than the model reads and were cut",
+                    embedder, request["truncated"], len(texts), corpus, split)
     return vectors, digest
 
 
@@ -174,11 +180,29 @@ def _fill_chunks(folder: Path, texts: list[str], embedder: str, batch_size: int,
                     new = model.encode(texts[lo + len(done):hi], batch_size=batch_size)
                     check_vectors(new, f"{embedder} output", dim=model.dim)
                     done = np.concatenate([done, new])
+                    # texts the model cut (beyond its maximum length): counted, said, recorded
+                    cut = model.count_truncated(texts[lo:hi])
+                    write_json(folder / f"chunk_{c:06d}.json", {"rows": hi - lo, "truncated": cut})
                     save_npy(folder / f"chunk_{c:06d}.npy", done)
             parts[c] = done[:hi - lo]
             bar.update(todo)   # the bar counts the missing rows only: it ends at its total
         bar.close()
     return np.concatenate(parts)
+
+
+def truncated_count(folder: Path, n: int) -> int | None:
+    """Texts among the first ``n`` of a cache entry that the model cut (from each chunk's record;
+    None when a chunk predates the records or its engine does not say)."""
+    total = 0
+    for c in range((n + CHUNK - 1) // CHUNK):
+        path = folder / f"chunk_{c:06d}.json"
+        rec = read_json(path) if path.is_file() else None
+        if not rec or rec.get("truncated") is None:
+            return None
+        if min(n - c * CHUNK, CHUNK) < rec["rows"]:
+            return None     # a partial chunk of a longer entry: its count covers rows not asked for
+        total += int(rec["truncated"])
+    return total
 
 
 def _read_chunk(folder: Path, c: int, want: int) -> np.ndarray | None:

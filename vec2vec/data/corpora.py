@@ -248,7 +248,7 @@ def _decode(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
         raise ValueError(f"{path}: not valid {encoding} (line {line}, byte {e.start}); "
-                         f"convert it (iconv -f latin1 -t utf-8) or pass encoding=...") from e
+                         f"convert it (iconv -f latin1 -t utf-8) or pass corpus_opts.encoding=latin-1 (its encoding)") from e
 
 
 def read_user_file(path: str | os.PathLike, text_field: str = "text", label_field: str | None = None,

@@ -69,6 +69,11 @@ class Embedder(ABC):
     @abstractmethod
     def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray: ...
 
+    def count_truncated(self, texts: list[str]) -> int | None:
+        """How many of ``texts`` are longer than the model reads (cut before embedding); None
+        when the engine does not say."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={self.id!r}, dim={self.dim}, normalized={self.normalized})"
 
@@ -129,6 +134,13 @@ class SentenceTransformerEmbedder(Embedder):
     def _encode(self, texts, batch_size, progress):
         return self.model.encode(texts, batch_size=batch_size, show_progress_bar=progress,
                                  convert_to_numpy=True)
+
+    def count_truncated(self, texts):
+        tok = getattr(self.model, "tokenizer", None)
+        if tok is None:
+            return None
+        ids = tok(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+        return int(sum(len(i) > self.max_seq_length for i in ids))
 
 
 def _dir_fingerprint(model: str | Path) -> str:
@@ -239,6 +251,13 @@ class OnnxMiniLMEmbedder(Embedder):
                 feeds["token_type_ids"] = np.zeros_like(ids)
             out[idx] = self.session.run([self.OUTPUT], feeds)[0]
         return out
+
+    def count_truncated(self, texts):
+        from tokenizers import Tokenizer
+
+        full = Tokenizer.from_str(self.tokenizer.to_str())
+        full.no_truncation()
+        return int(sum(len(e.ids) > self.max_len for e in full.encode_batch(list(texts))))
 
 
 class GloVeEmbedder(Embedder):

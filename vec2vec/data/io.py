@@ -87,12 +87,17 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
 def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     """Load a ``.npy`` file without allowing pickled objects."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a .npy file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except ValueError as e:
-        raise ValueError(f"{path}: not a plain numeric .npy array ({e})") from e
+    except (ValueError, OSError):
+        # numpy's own message advises allow_pickle, which is never safe here: say what is wrong
+        raise ValueError(f"{path}: not a readable .npy array of numbers (another format, a "
+                         "truncated file, or Python objects); save a float array with "
+                         "numpy.save") from None
 
 
 def save_safetensors(path: str | os.PathLike, tensors: Mapping[str, Any],

@@ -19,7 +19,7 @@ Measured on minilm -> mpnet (5k unpaired fit vectors a side, Procrustes map fitt
 to isolate the effect): the pair-free gains correlate 0.97 with the gains fitted on the true
 pairs; centred cosine 0.596 -> 0.657, raw cosine 0.673 -> 0.731 (the supervised least-squares
 map: 0.639 / 0.718), top-1 @2048 0.994 -> 0.990. On a GAN that already regresses to kNN-mean
-targets the gain is smaller (README, translation benchmarks).
+targets the gain is smaller (docs/results.md, methods_minilm_mpnet_gan_30k_shrink.json).
 
 Shapes: translated and real vectors are raw target-space vectors [n, d] (any norm); parameters
 are ``mean`` [d] (mean of the L2-normalised real vectors), ``axes`` [d, d] (columns = principal
