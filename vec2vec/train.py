@@ -166,8 +166,9 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
                                "verdict": verdict(tr, xa, xb, scores, null)}
         if held is not None:   # the paired truth the known pairs give, beside the verdict
             per_seed[str(seed)]["known_pairs"] = pairs_metrics(tr, *held)
-        log.info("seed %d: %s", seed,
-                 ", ".join(f"{k} {v:.4g}" for k, v in per_seed[str(seed)].items()))
+        log.info("seed %d: %s; verdict %s", seed,
+                 ", ".join(f"{k} {v:.4g}" for k, v in scores.items() if isinstance(v, float)),
+                 per_seed[str(seed)]["verdict"]["label"])
     distributed.teardown(job)
     if not job.main:
         return {}

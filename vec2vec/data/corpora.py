@@ -269,17 +269,23 @@ def read_user_file(path: str | os.PathLike, text_field: str = "text", label_fiel
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{i}: not valid JSON ({e})") from e
+                raise ValueError(f"{path}:{i}: not valid JSON ({e})") from None
             if not isinstance(rec, dict) or text_field not in rec:
-                raise ValueError(f"{path}:{i}: record has no field {text_field!r} (text_field=...)")
+                raise ValueError(f"{path}:{i}: record has no field {text_field!r} "
+                                 "(corpus_opts.text_field=... names the text field)")
             texts.append(str(rec[text_field]))
             if labels is not None:
                 labels.append(str(rec.get(label_field, "")))
     elif suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(body))
-        if text_field not in (reader.fieldnames or []):
-            raise ValueError(f"{path}: no column {text_field!r}; columns: {reader.fieldnames}")
-        rows = list(reader)
+        reader = csv.DictReader(io.StringIO(body, newline=""))
+        try:
+            fields = reader.fieldnames or []
+            if text_field not in fields:
+                raise ValueError(f"{path}: no column {text_field!r}; columns: {fields} "
+                                 "(corpus_opts.text_field=... names the text column)")
+            rows = list(reader)
+        except csv.Error as e:
+            raise ValueError(f"{path}: not a readable CSV file (line {reader.line_num}: {e})") from None
         texts = [r[text_field] or "" for r in rows]
         if label_field:
             labels = [r.get(label_field) or "" for r in rows]

@@ -93,7 +93,7 @@ def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
         raise FileNotFoundError(f"{path}: no such file")
     try:
         return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except (ValueError, OSError):
+    except (ValueError, OSError, EOFError):
         # numpy's own message advises allow_pickle, which is never safe here: say what is wrong
         raise ValueError(f"{path}: not a readable .npy array of numbers (another format, a "
                          "truncated file, or Python objects); save a float array with "

@@ -41,7 +41,7 @@ def open_vectors(path: str | Path, key: str = "input") -> tuple[int, int, Callab
     if path.suffix == ".npy":
         try:
             arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError):
+        except (ValueError, OSError, EOFError):
             # numpy's own message advises allow_pickle, which we never do: say what is wrong
             raise ValueError(f"{key}={path}: not a readable .npy array of numbers (another "
                              "format, a truncated file, or Python objects); save a float array "

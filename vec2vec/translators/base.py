@@ -204,9 +204,21 @@ class Translator(ABC):
         if meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"{directory}: checkpoint format version {meta.get('version')} "
                              f"is not supported (expected {FORMAT_VERSION})")
-        obj = get_translator(meta["method"], **meta.get("config", {}))
-        obj.dims = tuple(meta["dims"])
-        obj.fit_evidence = dict(meta.get("fit_evidence") or {})
+        method, config, dims = meta.get("method"), meta.get("config", {}), meta.get("dims")
+        evidence = meta.get("fit_evidence") or {}
+        if not isinstance(method, str) or not isinstance(config, dict) \
+                or not isinstance(evidence, dict) or not isinstance(dims, list) or len(dims) != 2 \
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in dims):
+            raise ValueError(f"{directory}/translator.json: needs a method name, a config object "
+                             "and dims [d_a, d_b] of positive integers; the file is corrupt or "
+                             "foreign (fit and save the translator again)")
+        try:
+            obj = get_translator(method, **config)
+        except TypeError as e:   # a knob of the wrong type
+            raise ValueError(f"{directory}/translator.json: config does not fit method "
+                             f"{method!r} ({e})") from None
+        obj.dims = tuple(dims)
+        obj.fit_evidence = dict(evidence)
         state = load_safetensors(directory / "weights.safetensors")
         shrink = {k: state.pop(k) for k in list(state) if k.startswith(SHRINK_PREFIX)}
         obj.load_state_dict(state)
