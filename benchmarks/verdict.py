@@ -88,8 +88,8 @@ def run(cfg: dict) -> dict:
                 ev_ = v["evidence"]
                 agree = ev_["start_agreement"]
                 print(f"{a:>9} {b:<9} {method:<12} {v['label']:<11} agree "
-                      f"{'-' if agree is None else f'{agree:.2f}'} cycle {ev_['cycle_nn']:.3f} "
-                      f"(null {ev_['cycle_nn_null']:.3f})  top-1/oracle "
+                      f"{'-' if agree is None else f'{agree:.2f}'} nn ratio {ev_['nn_ratio']:.3f}"
+                      f"  top-1/oracle "
                       f"{top1['ab'] / max(oracle['ab'], 1e-9):.2f} / "
                       f"{top1['ba'] / max(oracle['ba'], 1e-9):.2f}  fit {fit_s:.0f} s, "
                       f"verdict {v_s:.1f} s", flush=True)

@@ -26,7 +26,7 @@ from vec2vec.selection import score_value, scorer, unsupervised_score
 from vec2vec.training import plot_curves
 from vec2vec.translators.base import Translator, get_translator, method_class
 from vec2vec.translators.pairs import known_pairs_plan, pairs_metrics, split_pairs
-from vec2vec.verdict import null_scores, verdict
+from vec2vec.verdict import verdict
 
 log = logging.getLogger(__name__)
 # keys of a run's config.json that must match to resume it
@@ -136,7 +136,6 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
         _check_resume(run_dir, record, bool(cfg.get("resume")), bool(cfg.get("overwrite")))
         rundir.write_config(run_dir, record)
     score_fn = scorer(xa, xb)
-    null = null_scores(xa, xb) if job.main else None   # the verdicts' random-map baseline
     per_seed: dict[str, dict] = {}
     for seed in seeds:
         sdir = rundir.seed_dir(run_dir, seed)
@@ -163,7 +162,7 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
             continue
         scores = unsupervised_score(tr, xa, xb)
         per_seed[str(seed)] = {**scores, "seconds": seconds,
-                               "verdict": verdict(tr, xa, xb, scores, null)}
+                               "verdict": verdict(tr, xa, xb, scores)}
         if held is not None:   # the paired truth the known pairs give, beside the verdict
             per_seed[str(seed)]["known_pairs"] = pairs_metrics(tr, *held)
         log.info("seed %d: %s; verdict %s", seed,
