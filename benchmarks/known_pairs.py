@@ -48,7 +48,7 @@ def run(cfg: dict) -> dict:
                           f"top-1 {m['top1']:.3f} ({row['ratio']:.0%} of oracle {oracle[d]:.3f}) "
                           f"cos {cos:.3f}  {seconds:.0f} s", flush=True)
 
-            for k in [0] + counts:
+            for k in ([0] if cfg["unsupervised"] else []) + counts:
                 t0 = time.time()
                 params = {"seed": int(cfg["seed"])}
                 if k == 0:

@@ -103,6 +103,9 @@ def load_backbone(name: str = DEFAULT_BACKBONE, dtype: str = "float32",
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+    if os.environ.get("TRANSFORMERS_NO_PROGRESS_BARS"):   # set by `vec2vec` without --verbose
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()
     path = resolve(name)
     config = AutoConfig.from_pretrained(path)
     torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]

@@ -61,6 +61,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # "Loading weights" bars
     for name in ("transformers", "sentence_transformers", "hydra", "peft"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # transformers' own bars (GGUF de-quantising, weight loading) follow this variable
+    os.environ.setdefault("TRANSFORMERS_NO_PROGRESS_BARS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
