@@ -14,6 +14,7 @@ from benchmarks.common import output_path, size_tag, write_result
 
 def run(cfg: dict) -> dict:
     from vec2vec.data.cache import embed
+    from vec2vec.data.validation import l2_normalize
     from vec2vec.evaluate import oracle_predictions, retrieval_metrics
     from vec2vec.runtime import thread_limit
     from vec2vec.translators import get_translator
@@ -38,7 +39,7 @@ def run(cfg: dict) -> dict:
                 for d in ("ab", "ba"):
                     pred = tr.translate(src[d], d)
                     m = retrieval_metrics(pred, truth[d], hungarian=False)
-                    cos = float((pred * truth[d]).sum(1).mean())
+                    cos = float((l2_normalize(pred) * l2_normalize(truth[d])).sum(1).mean())
                     row = {"source": a if d == "ab" else b, "target": b if d == "ab" else a,
                            "pairs": k, "fit": name, "top1": m["top1"], "cos": cos,
                            "oracle_top1": oracle[d], "ratio": m["top1"] / max(oracle[d], 1e-9),

@@ -355,9 +355,11 @@ def test_known_pairs_seed_a_hard_pair_and_measure_it(tmp_path, capsys):
     sel = json.loads((tmp_path / "kp" / "selection.json").read_text())
     kp = sel["known_pairs"]
     assert (kp["n"], kp["n_fit"], kp["n_holdout"]) == (100, 80, 20)
+    quality = lambda m: sum(m[d]["top1"] + m[d]["cos"] for d in ("ab", "ba"))  # noqa: E731
     for d in ("ab", "ba"):
         assert kp["chosen"][d]["top1"] >= 0.3 > 4 * kp["chosen"]["top1_chance"]
-        assert kp["chosen"][d]["cos"] > kp["pairs_only"][d]["cos"]
+    # the refined map, unless the pairs' own map does better on the held-out pairs
+    assert quality(kp["chosen"]) >= quality(kp["pairs_only"]) - 1e-9
     assert sel["verdict"]["label"] in ("aligned", "not_aligned", "uncertain")
     assert "known pairs: 80 seeded the fit" in capsys.readouterr().out
     cfg = json.loads((tmp_path / "kp" / "config.json").read_text())

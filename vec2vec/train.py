@@ -70,6 +70,12 @@ def load_known_pairs(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     return pa, pb
 
 
+def _held_out_quality(tr: Translator, held) -> float:
+    """Mean of top-1 and cosine, both directions, on the held-out known pairs."""
+    m = pairs_metrics(tr, *held)
+    return float(sum(m[d]["top1"] + m[d]["cos"] for d in ("ab", "ba")) / 4)
+
+
 def _check_resume(run_dir: Path, record: dict, resume: bool, overwrite: bool) -> None:
     """Refuse to mix runs: an existing run directory is continued only with ``resume=true`` and
     the same data and method, or started afresh with ``overwrite=true``."""
@@ -154,6 +160,12 @@ def run(cfg: dict, xa: np.ndarray | None = None, xb: np.ndarray | None = None,
                             ckpt_every=int(cfg["ckpt_every"]), progress=bool(cfg["progress"]),
                             score_fn=score_fn) if cls.trains_in_steps else {})
             tr.fit(xa, xb, **fit_kw, **step_kw)
+            if held is not None and len(held[0]) and hasattr(tr, "with_map") \
+                    and _held_out_quality(base, held) > _held_out_quality(tr, held):
+                # with many pairs the refinement on unpaired vectors can fall below the pairs'
+                # own map: the held-out pairs decide (they are the paired truth at hand)
+                tr = tr.with_map(base.w_ab, base.w_ba)
+                tr.fit_evidence = {**tr.fit_evidence, "kept": "pairs-only map"}
             seconds = time.time() - t0
             if job.main:
                 tr.save(tdir)
