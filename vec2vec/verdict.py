@@ -34,7 +34,7 @@ from vec2vec.translators.base import Translator
 LABELS = ("aligned", "not_aligned", "uncertain")
 # frozen thresholds (calibration: module docstring)
 AGREE_ALIGNED = 0.8        # starts agreeing at least this much: one optimum found twice
-AGREE_FAILED = 0.3         # best agreement below this: every start in its own optimum
+AGREE_FAILED = 0.1         # best agreement below this: every start in its own optimum
 
 
 def _real_nn(x: np.ndarray, rows: int = 4096) -> float:
@@ -84,8 +84,8 @@ def explain(label: str, ev: dict) -> str:
     if label == "aligned":
         return f"Aligned: {starts}; the translation is very likely right."
     if label == "not_aligned":
-        return (f"Not aligned: {starts}; the translation failed, so figures computed from it "
-                "are a lower bound, not evidence that little leaks.")
+        return (f"Not aligned: {starts}; the translation most likely failed, so figures computed "
+                "from it are a lower bound, not evidence that little leaks.")
     return (f"Uncertain: {starts}; the translation may be right, partly right or wrong. Treat "
             "figures computed from it as a lower bound; known pairs (known_pairs=), more public "
             "texts or identify=auto would settle it.")
