@@ -19,7 +19,13 @@ FAILED, SUCCEEDED = 0.5, 0.8      # share of the oracle's top-1: a failed / a su
 
 
 def summarize(fits: list[dict]) -> dict:
-    """Per-direction counts against the targets, and the verdict's cost."""
+    """Per-direction counts against the targets, and the verdict's cost. Each fit's label is
+    decided again from its recorded start agreement by the current rule
+    (``vec2vec.verdict.decide``), so results of earlier thresholds are scored by the frozen one."""
+    from vec2vec.verdict import decide
+
+    for f in fits:
+        f["label"] = decide(f["evidence"]["start_agreement"])
     rows = [(f["label"], f["top1"][d] / max(f["oracle_top1"][d], 1e-9))
             for f in fits for d in ("ab", "ba")]
     failed = [lab for lab, r in rows if r < FAILED]

@@ -64,13 +64,17 @@ def verdict(translator: Translator, xa: np.ndarray, xb: np.ndarray, scores: dict
                 "starts": translator.fit_evidence.get("starts"),
                 "nn_ratio": float(ratio), "score": float(scores["score"]),
                 "thresholds": {"agree_aligned": AGREE_ALIGNED, "agree_failed": AGREE_FAILED}}
-    if agree is not None and agree >= AGREE_ALIGNED:
-        label = "aligned"
-    elif agree is not None and agree < AGREE_FAILED:
-        label = "not_aligned"
-    else:
-        label = "uncertain"
+    label = decide(evidence["start_agreement"])
     return {"label": label, "evidence": evidence, "explain": explain(label, evidence)}
+
+
+def decide(start_agreement: float | None) -> str:
+    """The label for a fit's start agreement (None: a method without independent starts)."""
+    if start_agreement is not None and start_agreement >= AGREE_ALIGNED:
+        return "aligned"
+    if start_agreement is not None and start_agreement < AGREE_FAILED:
+        return "not_aligned"
+    return "uncertain"
 
 
 def explain(label: str, ev: dict) -> str:
