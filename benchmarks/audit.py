@@ -17,8 +17,9 @@ TARGETS = {"attribute_accuracy_vs_oracle": 0.80, "token_f1_vs_direct": 0.70, "wa
 
 
 def run(cfg: dict) -> dict:
+    from vec2vec.audit.leak import simulate_leak
     from vec2vec.audit.pipeline import run as run_audit
-    from vec2vec.audit.pipeline import simulate_leak, summary_text
+    from vec2vec.audit.pipeline import summary_text
     from vec2vec.config import load
 
     tag = identify_tag(cfg["identify"])

@@ -87,7 +87,7 @@ def plot(rows: list[dict], kind: str, folder: Path, known: str) -> Path:
 
 def run(cfg: dict) -> dict:
     from vec2vec.audit.defend import KINDS, Defence, recall_at_k
-    from vec2vec.audit.pipeline import simulate_leak
+    from vec2vec.audit.leak import simulate_leak
     from vec2vec.data.io import save_npy
 
     bad = set(cfg["only"]) - set(KINDS)

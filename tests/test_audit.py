@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from vec2vec.audit.defend import Defence, recall_at_k
-from vec2vec.audit.pipeline import (
+from vec2vec.audit.leak import (
     DEFAULT_LABELS,
     infer_attributes,
     load_labels,
     load_leaked,
     load_truth,
-    run,
     simulate_leak,
 )
+from vec2vec.audit.pipeline import run
 from vec2vec.config import load
 from vec2vec.data.embedders import get_embedder
 from vec2vec.data.io import save_npy

@@ -5,8 +5,9 @@ import json
 import os
 import time
 
+from vec2vec.audit.leak import simulate_leak
 from vec2vec.audit.pipeline import run as run_audit
-from vec2vec.audit.pipeline import simulate_leak, summary_text
+from vec2vec.audit.pipeline import summary_text
 from vec2vec.config import load
 from vec2vec.data.cache import embed, entry_dir
 from vec2vec.data.io import atomic_path
