@@ -436,7 +436,9 @@ class MiniVec2Vec(LinearTranslator):
         _, w, self.snapshots, _ = starts[best]
         # independent starts that land on one map mark the right optimum (vec2vec.verdict)
         self.fit_evidence = {
-            "start_agreement": max((h["agreement"] for h in self.history), default=0.0),
+            # one start (e.g. known pairs' alone) has nothing to agree with: no evidence either way
+            "start_agreement": (max(h["agreement"] for h in self.history) if len(starts) > 1
+                                else None),
             "starts": len(starts), "given_starts": sorted(given),
             "agreeing_pair": next(([inits[j][0], h["step"]] for j, h in enumerate(self.history)
                                    if c["agree_stop"] and h["agreement"] >= c["agree_stop"]),
