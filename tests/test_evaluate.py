@@ -116,7 +116,12 @@ def test_evaluate_cli_writes_schema(tmp_path, capsys):
     oracle = [r for r in out["results"] if r["method"] == "procrustes-oracle"]
     # two real, related embedders: far above chance (1/256), with only 256 fitting pairs
     assert all(r["top1"] > 0.2 for r in oracle)
-    assert "procrustes-oracle" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "procrustes-oracle" in printed
+    # the pair-free verdict is printed beside the paired truth (computed for a run without one)
+    assert out["verdict"]["label"] in ("aligned", "not_aligned", "uncertain")
+    assert "verdict without pairs: " + out["verdict"]["label"] in printed
+    assert "paired truth minilm->minilm-l3: top-1 @256" in printed
 
 
 def test_evaluate_cli_errors(tmp_path, capsys):
