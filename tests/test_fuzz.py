@@ -64,6 +64,7 @@ def npy_bytes(draw):
     return raw
 
 
+@pytest.mark.slow
 @FUZZ
 @given(raw=npy_bytes())
 def test_vector_reader(raw):
@@ -102,6 +103,7 @@ def corpus_file(draw):
     return suffix, raw, enc
 
 
+@pytest.mark.slow
 @FUZZ
 @given(spec=corpus_file())
 def test_corpus_reader(spec):
@@ -135,6 +137,7 @@ JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**6) | 
                            | st.dictionaries(st.text(max_size=8), c, max_size=3), max_leaves=6)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(edits=st.lists(st.tuples(st.sampled_from(["format", "version", "method", "dims", "config",
                                                   "fit_evidence", "extra"]),

@@ -46,6 +46,9 @@ def open_vectors(path: str | Path, key: str = "input") -> tuple[int, int, Callab
             raise ValueError(f"{key}={path}: not a readable .npy array of numbers (another "
                              "format, a truncated file, or Python objects); save a float array "
                              "[n, d] with numpy.save") from None
+        if arr.dtype.kind not in "fiu":   # complex would lose its imaginary part silently
+            raise ValueError(f"{key}={path}: holds {arr.dtype} values, not real numbers; save a "
+                             "float array [n, d]")
         if arr.ndim != 2:
             raise ValueError(f"{key}={path}: expected a 2-D array [n, d], got shape {arr.shape}")
         return arr.shape[0], arr.shape[1], lambda i, j: np.asarray(arr[i:j], dtype=np.float32)
